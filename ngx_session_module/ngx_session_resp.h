@@ -1,0 +1,81 @@
+
+/*
+ * RESP (Redis protocol, version 2) parsing.  Pure C.
+ *
+ * Two layers: ngx_session_resp_next() frames one element of a reply, and
+ * ngx_session_reply_parse() decodes the reply to the pipelined
+ * MULTI / HGETALL key / LRANGE key:stops 0 -1 / EXEC into an
+ * ngx_session_data_t, incrementally: it is called again with the same buffer
+ * start and a greater length each time more bytes arrive, and resumes where
+ * it stopped.  Strings in the result point into that buffer.
+ */
+
+#ifndef _NGX_SESSION_RESP_H_INCLUDED_
+#define _NGX_SESSION_RESP_H_INCLUDED_
+
+
+#include "ngx_session_data.h"
+
+
+typedef enum {
+    NGX_SESSION_RESP_SIMPLE = 1,      /* +text */
+    NGX_SESSION_RESP_ERR,             /* -text */
+    NGX_SESSION_RESP_INTEGER,         /* :n */
+    NGX_SESSION_RESP_BULK,            /* $n text */
+    NGX_SESSION_RESP_NIL,             /* $-1 or *-1 */
+    NGX_SESSION_RESP_ARRAY            /* *n, followed by n elements */
+} ngx_session_resp_type_e;
+
+
+typedef struct {
+    ngx_session_resp_type_e  type;
+    ngx_session_str_t        str;     /* SIMPLE, ERR, BULK */
+    int64_t                  integer; /* INTEGER; element count for ARRAY */
+    size_t                   size;    /* bytes this element header+data used */
+} ngx_session_resp_elt_t;
+
+
+/*
+ * Frames the element at p (an array yields only its header).  Bulk strings
+ * longer than max_len and arrays of more than max_len elements are errors,
+ * as is anything that is not RESP2.  Returns NGX_SESSION_OK,
+ * NGX_SESSION_AGAIN (incomplete) or NGX_SESSION_ERROR with *error set to a
+ * static reason.
+ */
+int ngx_session_resp_next(const unsigned char *p, size_t len, size_t max_len,
+    ngx_session_resp_elt_t *elt, const char **error);
+
+
+typedef struct {
+    /* private */
+    size_t                 pos;
+    unsigned               state;
+    size_t                 remaining;
+    size_t                 index;
+    const unsigned char   *field_name;
+    size_t                 field_name_len;
+
+    size_t                 max_len;
+    ngx_session_alloc_pt   alloc;
+    void                  *pool;
+    ngx_session_data_t    *out;
+
+    /* set on NGX_SESSION_ERROR */
+    const char            *error;      /* static text, never reply data */
+    ngx_session_str_t      error_reply; /* the store's "-ERR ..." text, if any */
+} ngx_session_reply_t;
+
+
+void ngx_session_reply_init(ngx_session_reply_t *rp, ngx_session_data_t *out,
+    size_t max_len, ngx_session_alloc_pt alloc, void *pool);
+
+/*
+ * buf/len: everything received so far.  Returns NGX_SESSION_AGAIN,
+ * NGX_SESSION_ERROR, or NGX_SESSION_OK with *consumed set to the length of
+ * the reply (less than len means the store sent more than was asked).
+ */
+int ngx_session_reply_parse(ngx_session_reply_t *rp, const unsigned char *buf,
+    size_t len, size_t *consumed);
+
+
+#endif /* _NGX_SESSION_RESP_H_INCLUDED_ */
