@@ -1,0 +1,61 @@
+# make            builds build/ngx_http_session_module.so
+# make test       unit tests, then the integration tests (prove t/)
+# make demo       builds, starts redis and nginx, fetches the published example
+
+SHELL      := /bin/bash
+NGX_SRC    ?= /usr/share/nginx/src
+BUILD      := build
+NGX_BUILD  := $(BUILD)/nginx
+MODULE     := $(BUILD)/ngx_http_session_module.so
+CC_OPT     ?= -g -O2 -fPIC -Wall -Wextra -Werror
+UNIT_CC    ?= cc
+UNIT_FLAGS ?= -std=gnu99 -g -O1 -Wall -Wextra -Werror -Ingx_session_module
+
+SOURCES    := $(wildcard ngx_session_module/*.c ngx_session_module/*.h)
+UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json
+
+.PHONY: all deps test unit demo test-valgrind clean
+
+all: $(MODULE)
+
+deps:
+	@scripts/deps.sh
+
+$(NGX_BUILD)/objs/Makefile: config
+	rm -rf $(NGX_BUILD)
+	mkdir -p $(BUILD)
+	cp -r $(NGX_SRC) $(NGX_BUILD)
+	cd $(NGX_BUILD) && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(CC_OPT)" \
+	    --add-dynamic-module=$(CURDIR) > configure.log
+
+$(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
+	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
+	cp $(NGX_BUILD)/objs/ngx_http_session_module.so $@
+
+$(BUILD)/unit/test_resp: t/unit/test_resp.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
+	    ngx_session_module/ngx_session_data.c
+
+$(BUILD)/unit/test_json: t/unit/test_json.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_json.c \
+	    ngx_session_module/ngx_session_data.c -ljansson
+
+unit: $(UNIT_TESTS)
+
+test: deps all unit
+	prove --exec '' $(UNIT_TESTS)
+	prove t/
+
+test-valgrind: deps all unit
+	prove --exec 'valgrind -q --leak-check=full --error-exitcode=99' \
+	    $(UNIT_TESTS)
+	TEST_NGINX_VALGRIND=1 prove t/
+
+demo: deps all
+	scripts/demo.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,796 @@
+
+/*
+ * GET /api/session/result/:request_id — directives, configuration, the
+ * content handler, and the JSON responses.
+ */
+
+
+#include <ngx_sha1.h>
+
+#include "ngx_http_session_module.h"
+#include "ngx_session_json.h"
+
+
+typedef struct {
+    ngx_str_t                   error;
+    ngx_str_t                   description;
+} ngx_http_session_error_t;
+
+
+static ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_send_error(ngx_http_request_t *r,
+    ngx_uint_t status);
+static ngx_int_t ngx_http_session_send(ngx_http_request_t *r,
+    ngx_uint_t status, u_char *body, size_t len);
+static ngx_int_t ngx_http_session_set_etag(ngx_http_request_t *r,
+    u_char *body, size_t len);
+static ngx_int_t ngx_http_session_add_header(ngx_http_request_t *r,
+    ngx_str_t *name, ngx_str_t *value, ngx_table_elt_t **out);
+static ngx_http_session_ctx_t *ngx_http_session_get_ctx(
+    ngx_http_request_t *r);
+
+static ngx_int_t ngx_http_session_request_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_session_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_session_init(ngx_conf_t *cf);
+static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_session_commands[] = {
+
+    { ngx_string("session_result_pass"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_pass,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_result_key_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, key_prefix),
+      NULL },
+
+    { ngx_string("session_result_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, upstream.connect_timeout),
+      NULL },
+
+    { ngx_string("session_result_send_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, upstream.send_timeout),
+      NULL },
+
+    { ngx_string("session_result_read_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, upstream.read_timeout),
+      NULL },
+
+    { ngx_string("session_result_buffer_size"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, upstream.buffer_size),
+      NULL },
+
+    { ngx_string("session_result_pretty"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, pretty),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_session_module_ctx = {
+    ngx_http_session_add_variables,        /* preconfiguration */
+    ngx_http_session_init,                 /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_session_create_loc_conf,      /* create location configuration */
+    ngx_http_session_merge_loc_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_session_module = {
+    NGX_MODULE_V1,
+    &ngx_http_session_module_ctx,          /* module context */
+    ngx_http_session_commands,             /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_session_vars[] = {
+
+    { ngx_string("session_result_request_id"), NULL,
+      ngx_http_session_request_id_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_result_status"), NULL,
+      ngx_http_session_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+#define ngx_http_session_error(code, text)                                    \
+    { ngx_string(code), ngx_string(text) }
+
+/* bodies of the errors this module answers with, by status */
+
+static ngx_http_session_error_t  ngx_http_session_err_400 =
+    ngx_http_session_error("invalid_request", "malformed request_id");
+static ngx_http_session_error_t  ngx_http_session_err_404 =
+    ngx_http_session_error("not_found", "no such session");
+static ngx_http_session_error_t  ngx_http_session_err_405 =
+    ngx_http_session_error("method_not_allowed", "use GET or HEAD");
+static ngx_http_session_error_t  ngx_http_session_err_500 =
+    ngx_http_session_error("server_error", "internal error");
+static ngx_http_session_error_t  ngx_http_session_err_502 =
+    ngx_http_session_error("store_error", "the session store failed");
+static ngx_http_session_error_t  ngx_http_session_err_503 =
+    ngx_http_session_error("store_unavailable",
+                           "the session store is unavailable");
+static ngx_http_session_error_t  ngx_http_session_err_504 =
+    ngx_http_session_error("store_timeout",
+                           "the session store timed out");
+
+
+static ngx_str_t  ngx_http_session_content_type =
+    ngx_string("application/json");
+static ngx_str_t  ngx_http_session_cache_control = ngx_string("Cache-Control");
+static ngx_str_t  ngx_http_session_no_store = ngx_string("no-store");
+static ngx_str_t  ngx_http_session_allow = ngx_string("Allow");
+static ngx_str_t  ngx_http_session_get_head = ngx_string("GET, HEAD");
+static ngx_str_t  ngx_http_session_etag = ngx_string("ETag");
+
+
+/*
+ * The access phase checks the method first, so that a caller learns
+ * nothing about its token from a wrong method (SPEC 3: 405 before 401).
+ */
+
+static ngx_int_t
+ngx_http_session_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (slcf->upstream.upstream == NULL
+        || (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_session_send_error(r, NGX_HTTP_NOT_ALLOWED);
+
+    /* the response is complete: end the phases here */
+
+    ngx_http_finalize_request(r, rc);
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_session_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_session_ctx_t  *ctx;
+
+    if (r != r->main) {
+        ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+        if (ctx == NULL || ctx->fetch != r) {
+            /* e.g. an SSI include: it would bypass the access phase */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "session_result does not serve subrequests");
+            return NGX_HTTP_FORBIDDEN;
+        }
+
+        return ngx_http_session_fetch_start(r);
+    }
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return ngx_http_session_send_error(r, NGX_HTTP_NOT_ALLOWED);
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_session_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_session_request_id(r, &ctx->request_id) != NGX_OK) {
+        return ngx_http_session_send_error(r, NGX_HTTP_BAD_REQUEST);
+    }
+
+    return ngx_http_session_fetch(r, ctx);
+}
+
+
+/* the URI after the location's prefix, already URL-decoded by nginx */
+
+static ngx_int_t
+ngx_http_session_request_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    if (r->uri.len < clcf->name.len) {
+        return NGX_DECLINED;
+    }
+
+    id->data = r->uri.data + clcf->name.len;
+    id->len = r->uri.len - clcf->name.len;
+
+    if (!ngx_session_request_id_valid(id->data, id->len)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session result: malformed request_id");
+        return NGX_DECLINED;
+    }
+
+    return NGX_OK;
+}
+
+
+/* the store subrequest is done: answer the client */
+
+void
+ngx_http_session_respond(ngx_http_request_t *r)
+{
+    ngx_int_t                rc;
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    switch (ctx->outcome) {
+
+    case NGX_HTTP_SESSION_FOUND:
+        rc = ngx_http_session_send_found(r, ctx);
+        break;
+
+    case NGX_HTTP_SESSION_NOT_FOUND:
+        rc = ngx_http_session_send_error(r, NGX_HTTP_NOT_FOUND);
+        break;
+
+    case NGX_HTTP_SESSION_STORE_ERROR:
+        rc = ngx_http_session_send_error(r, NGX_HTTP_BAD_GATEWAY);
+        break;
+
+    case NGX_HTTP_SESSION_STORE_UNAVAILABLE:
+        rc = ngx_http_session_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+        break;
+
+    case NGX_HTTP_SESSION_STORE_TIMEOUT:
+        rc = ngx_http_session_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT);
+        break;
+
+    default: /* NGX_HTTP_SESSION_INTERNAL_ERROR, NGX_HTTP_SESSION_PENDING */
+        rc = ngx_http_session_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        break;
+    }
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static ngx_int_t
+ngx_http_session_send_found(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    ngx_int_t                     rc;
+    ngx_session_json_result_t     res;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    rc = ngx_session_json_build(&ctx->data, ctx->request_id.data,
+                                ctx->request_id.len, slcf->pretty,
+                                ngx_http_session_palloc, r->pool, &res);
+
+    if (rc != NGX_SESSION_OK) {
+        if (res.error == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (res.field == NGX_SESSION_NFIELDS) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "invalid stored session \"%V{%V}\": stop %uz: %s",
+                          &slcf->key_prefix, &ctx->request_id, res.stop,
+                          res.error);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "invalid stored session \"%V{%V}\": "
+                          "field \"%s\": %s",
+                          &slcf->key_prefix, &ctx->request_id,
+                          ngx_session_field_name(res.field), res.error);
+        }
+
+        return ngx_http_session_send_error(r, NGX_HTTP_BAD_GATEWAY);
+    }
+
+    if (ngx_http_session_set_etag(r, res.data, res.len) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_session_send(r, NGX_HTTP_OK, res.data, res.len);
+}
+
+
+/* a strong ETag: base64url of the body's SHA-1 */
+
+static ngx_int_t
+ngx_http_session_set_etag(ngx_http_request_t *r, u_char *body, size_t len)
+{
+    u_char            digest[20];
+    ngx_str_t         value, src, b64;
+    ngx_sha1_t        sha1;
+    ngx_table_elt_t  *h, *inm;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, body, len);
+    ngx_sha1_final(digest, &sha1);
+
+    value.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20) + 2);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = digest;
+    src.len = sizeof(digest);
+    b64.data = value.data + 1;
+
+    ngx_encode_base64url(&b64, &src);
+
+    value.data[0] = '"';
+    value.data[b64.len + 1] = '"';
+    value.len = b64.len + 2;
+
+    if (ngx_http_session_add_header(r, &ngx_http_session_etag, &value, &h)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.etag = h;
+
+    /* answered here: the stock filter would turn If-Match into an HTML 412 */
+    r->disable_not_modified = 1;
+
+    inm = r->headers_in.if_none_match;
+
+    if (inm
+        && ngx_session_etag_match(inm->value.data, inm->value.len,
+                                  value.data, value.len))
+    {
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_send_error(ngx_http_request_t *r, ngx_uint_t status)
+{
+    size_t                     len;
+    u_char                    *body, *p;
+    ngx_http_session_error_t  *err;
+
+    switch (status) {
+
+    case NGX_HTTP_BAD_REQUEST:
+        err = &ngx_http_session_err_400;
+        break;
+
+    case NGX_HTTP_NOT_FOUND:
+        err = &ngx_http_session_err_404;
+        break;
+
+    case NGX_HTTP_NOT_ALLOWED:
+        err = &ngx_http_session_err_405;
+
+        if (ngx_http_session_add_header(r, &ngx_http_session_allow,
+                                        &ngx_http_session_get_head, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        break;
+
+    case NGX_HTTP_BAD_GATEWAY:
+        err = &ngx_http_session_err_502;
+        break;
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        err = &ngx_http_session_err_503;
+        break;
+
+    case NGX_HTTP_GATEWAY_TIME_OUT:
+        err = &ngx_http_session_err_504;
+        break;
+
+    default:
+        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        err = &ngx_http_session_err_500;
+        break;
+    }
+
+    len = sizeof("{\"error\":\"\",\"error_description\":\"\"}") - 1
+          + err->error.len + err->description.len;
+
+    body = ngx_pnalloc(r->pool, len);
+    if (body == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_sprintf(body, "{\"error\":\"%V\",\"error_description\":\"%V\"}",
+                    &err->error, &err->description);
+
+    return ngx_http_session_send(r, status, body, p - body);
+}
+
+
+/*
+ * Every response of the module: JSON, not to be stored by any cache.  A 304
+ * set by the ETag check keeps its status and drops the body.
+ */
+
+static ngx_int_t
+ngx_http_session_send(ngx_http_request_t *r, ngx_uint_t status, u_char *body,
+    size_t len)
+{
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    if (ngx_http_session_add_header(r, &ngx_http_session_cache_control,
+                                    &ngx_http_session_no_store, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.content_type = ngx_http_session_content_type;
+    r->headers_out.content_type_len = ngx_http_session_content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (r->headers_out.status == NGX_HTTP_NOT_MODIFIED) {
+        r->header_only = 1;
+        ngx_http_clear_content_length(r);
+
+    } else {
+        r->headers_out.status = status;
+        r->headers_out.content_length_n = len;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = body;
+    b->last = body + len;
+    b->memory = 1;
+    b->last_buf = 1;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+static ngx_int_t
+ngx_http_session_add_header(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_str_t *value, ngx_table_elt_t **out)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key = *name;
+    h->value = *value;
+
+    if (out) {
+        *out = h;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_session_ctx_t *
+ngx_http_session_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+    }
+
+    return ctx;
+}
+
+
+void *
+ngx_http_session_palloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}
+
+
+static ngx_int_t
+ngx_http_session_request_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+
+    if (ctx == NULL || ctx->request_id.data == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->request_id.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ctx->request_id.data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_session_str_t       *status;
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+
+    if (ctx == NULL || ctx->outcome != NGX_HTTP_SESSION_FOUND) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    status = &ctx->data.fields[NGX_SESSION_STATUS];
+
+    v->len = status->data ? status->len : 0;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) status->data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_session_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_access_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_session_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_session_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream.upstream = NULL;
+     *     conf->key_prefix = { 0, NULL };
+     */
+
+    conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
+    conf->pretty = NGX_CONF_UNSET;
+
+    /*
+     * Fixed upstream settings: the reply is parsed whole in memory and
+     * never passed on; only connection failures and timeouts move on to
+     * the next server (a server that answered badly is not retried).
+     */
+
+    conf->upstream.local = NULL;
+    conf->upstream.socket_keepalive = 0;
+    conf->upstream.next_upstream = NGX_CONF_BITMASK_SET
+                                   |NGX_HTTP_UPSTREAM_FT_ERROR
+                                   |NGX_HTTP_UPSTREAM_FT_TIMEOUT;
+    conf->upstream.next_upstream_tries = 0;
+    conf->upstream.next_upstream_timeout = 0;
+    conf->upstream.buffering = 0;
+    conf->upstream.ignore_client_abort = 0;
+    conf->upstream.intercept_errors = 0;
+    conf->upstream.intercept_404 = 0;
+    conf->upstream.pass_request_headers = 0;
+    conf->upstream.pass_request_body = 0;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_session_loc_conf_t *prev = parent;
+    ngx_http_session_loc_conf_t *conf = child;
+
+    ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
+                              prev->upstream.connect_timeout, 1000);
+
+    ngx_conf_merge_msec_value(conf->upstream.send_timeout,
+                              prev->upstream.send_timeout, 1000);
+
+    ngx_conf_merge_msec_value(conf->upstream.read_timeout,
+                              prev->upstream.read_timeout, 1000);
+
+    ngx_conf_merge_size_value(conf->upstream.buffer_size,
+                              prev->upstream.buffer_size, 64 * 1024);
+
+    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "session:");
+
+    ngx_conf_merge_value(conf->pretty, prev->pretty, 0);
+
+    /* the endpoint itself is not inherited: only where it is named */
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t                 *value;
+    ngx_url_t                  u;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (slcf->upstream.upstream) {
+        return "is duplicate";
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* the request_id is the URI after the prefix, so a prefix is needed */
+
+    if (clcf->named
+#if (NGX_PCRE)
+        || clcf->regex
+#endif
+        || clcf->exact_match
+        || clcf->name.len == 0
+        || clcf->name.data[clcf->name.len - 1] != '/')
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_result_pass\" needs a prefix location "
+                           "ending in \"/\", such as "
+                           "\"location /api/session/result/\"");
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = value[1];
+    u.no_resolve = 1;
+
+    slcf->upstream.upstream = ngx_http_upstream_add(cf, &u, 0);
+    if (slcf->upstream.upstream == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf->handler = ngx_http_session_handler;
+
+    return NGX_CONF_OK;
+}

@@ -1,0 +1,374 @@
+
+/*
+ * Reading a session from Redis through ngx_http_upstream.
+ *
+ * The store is read in a subrequest of the client's request.  nginx answers
+ * an upstream failure (refused, timed out, cut off) of a main request with
+ * its own HTML error page; the post_subrequest handler of a subrequest sees
+ * that status instead and lets the main request answer with JSON.  The
+ * subrequest is header-only: the store's bytes never reach the client, they
+ * are parsed in process_header into the context the two requests share.
+ */
+
+
+#include "ngx_http_session_module.h"
+
+
+static ngx_int_t ngx_http_session_fetch_done(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+static void ngx_http_session_fetch_resume(ngx_http_request_t *r);
+static ngx_http_session_outcome_e ngx_http_session_failure(
+    ngx_http_session_ctx_t *ctx, ngx_int_t rc);
+
+static ngx_int_t ngx_http_session_redis_create_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_redis_reinit_request(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_redis_process_header(ngx_http_request_t *r);
+static void ngx_http_session_redis_abort_request(ngx_http_request_t *r);
+static void ngx_http_session_redis_finalize_request(ngx_http_request_t *r,
+    ngx_int_t rc);
+static void ngx_http_session_reply_start(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+
+
+/*
+ * MULTI / HGETALL P{ID} / LRANGE P{ID}:stops 0 -1 / EXEC, pipelined: one
+ * write, and a snapshot of both keys.
+ */
+
+#define NGX_HTTP_SESSION_MULTI   "*1\r\n$5\r\nMULTI\r\n"
+#define NGX_HTTP_SESSION_HGETALL "*2\r\n$7\r\nHGETALL\r\n"
+#define NGX_HTTP_SESSION_LRANGE  "*4\r\n$6\r\nLRANGE\r\n"
+#define NGX_HTTP_SESSION_RANGE   "$1\r\n0\r\n$2\r\n-1\r\n"
+#define NGX_HTTP_SESSION_EXEC    "*1\r\n$4\r\nEXEC\r\n"
+#define NGX_HTTP_SESSION_STOPS   ":stops"
+
+
+ngx_int_t
+ngx_http_session_fetch(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
+{
+    ngx_http_request_t          *sr;
+    ngx_http_post_subrequest_t  *ps;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_session_fetch_done;
+    ps->data = ctx;
+
+    /* the same URI leads the subrequest back to this location */
+
+    if (ngx_http_subrequest(r, &r->uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    sr->header_only = 1;
+    ctx->fetch = sr;
+    ngx_http_set_ctx(sr, ctx, ngx_http_session_module);
+
+    r->write_event_handler = ngx_http_session_fetch_resume;
+    r->main->count++;
+
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_session_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_session_ctx_t  *ctx = data;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "session result: store subrequest done: %i, outcome %d",
+                   rc, ctx->outcome);
+
+    ctx->done = 1;
+
+    /* $upstream_addr and friends in the client request's access log */
+    sr->parent->upstream_states = sr->upstream_states;
+
+    if (rc == NGX_ERROR
+        || rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
+        || rc == NGX_HTTP_REQUEST_TIME_OUT
+        || sr->connection->error)
+    {
+        return rc;
+    }
+
+    if (ctx->outcome == NGX_HTTP_SESSION_PENDING) {
+        ctx->outcome = ngx_http_session_failure(ctx, rc);
+    }
+
+    /* the main request answers; no error page for the subrequest */
+
+    return NGX_OK;
+}
+
+
+/*
+ * nginx reports every upstream failure as 502 or 504.  SPEC tells the
+ * store being unreachable (503) from the store answering badly (502): a
+ * store that sent any byte of this attempt answered.
+ */
+
+static ngx_http_session_outcome_e
+ngx_http_session_failure(ngx_http_session_ctx_t *ctx, ngx_int_t rc)
+{
+    if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
+        return NGX_HTTP_SESSION_STORE_TIMEOUT;
+    }
+
+    if (rc == NGX_HTTP_BAD_GATEWAY) {
+        return ctx->reply_seen ? NGX_HTTP_SESSION_STORE_ERROR
+                               : NGX_HTTP_SESSION_STORE_UNAVAILABLE;
+    }
+
+    /* the subrequest never reached the upstream, or did not finish it */
+
+    return NGX_HTTP_SESSION_INTERNAL_ERROR;
+}
+
+
+static void
+ngx_http_session_fetch_resume(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx == NULL || !ctx->done) {
+        return;
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_session_respond(r);
+}
+
+
+/* the content handler of the store subrequest */
+
+ngx_int_t
+ngx_http_session_fetch_start(ngx_http_request_t *sr)
+{
+    ngx_http_upstream_t          *u;
+    ngx_http_session_ctx_t       *ctx;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    ctx = ngx_http_get_module_ctx(sr, ngx_http_session_module);
+
+    if (ngx_http_upstream_create(sr) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    u = sr->upstream;
+
+    ngx_str_set(&u->schema, "redis://");
+    u->output.tag = (ngx_buf_tag_t) &ngx_http_session_module;
+
+    slcf = ngx_http_get_module_loc_conf(sr, ngx_http_session_module);
+
+    u->conf = &slcf->upstream;
+
+    u->create_request = ngx_http_session_redis_create_request;
+    u->reinit_request = ngx_http_session_redis_reinit_request;
+    u->process_header = ngx_http_session_redis_process_header;
+    u->abort_request = ngx_http_session_redis_abort_request;
+    u->finalize_request = ngx_http_session_redis_finalize_request;
+
+    ngx_http_session_reply_start(sr, ctx);
+
+    sr->main->count++;
+
+    ngx_http_upstream_init(sr);
+
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_session_reply_start(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    ngx_memzero(&ctx->data, sizeof(ngx_session_data_t));
+    ctx->reply_seen = 0;
+
+    ngx_session_reply_init(&ctx->reply, &ctx->data, slcf->upstream.buffer_size,
+                           ngx_http_session_palloc, r->pool);
+}
+
+
+static ngx_int_t
+ngx_http_session_redis_create_request(ngx_http_request_t *r)
+{
+    size_t                        key_len, len;
+    u_char                       *p;
+    ngx_buf_t                    *b;
+    ngx_chain_t                  *cl;
+    ngx_http_session_ctx_t       *ctx;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    /* P{ID} */
+    key_len = slcf->key_prefix.len + 1 + ctx->request_id.len + 1;
+
+    len = sizeof(NGX_HTTP_SESSION_MULTI) - 1
+          + sizeof(NGX_HTTP_SESSION_HGETALL) - 1
+          + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
+          + sizeof(NGX_HTTP_SESSION_LRANGE) - 1
+          + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
+          + sizeof(NGX_HTTP_SESSION_STOPS) - 1
+          + sizeof(NGX_HTTP_SESSION_RANGE) - 1
+          + sizeof(NGX_HTTP_SESSION_EXEC) - 1;
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(b->last, NGX_HTTP_SESSION_MULTI,
+                   sizeof(NGX_HTTP_SESSION_MULTI) - 1);
+
+    p = ngx_cpymem(p, NGX_HTTP_SESSION_HGETALL,
+                   sizeof(NGX_HTTP_SESSION_HGETALL) - 1);
+    p = ngx_sprintf(p, "$%uz\r\n%V{%V}\r\n",
+                    key_len, &slcf->key_prefix, &ctx->request_id);
+
+    p = ngx_cpymem(p, NGX_HTTP_SESSION_LRANGE,
+                   sizeof(NGX_HTTP_SESSION_LRANGE) - 1);
+    p = ngx_sprintf(p, "$%uz\r\n%V{%V}" NGX_HTTP_SESSION_STOPS "\r\n",
+                    key_len + sizeof(NGX_HTTP_SESSION_STOPS) - 1,
+                    &slcf->key_prefix, &ctx->request_id);
+    p = ngx_cpymem(p, NGX_HTTP_SESSION_RANGE,
+                   sizeof(NGX_HTTP_SESSION_RANGE) - 1);
+
+    b->last = ngx_cpymem(p, NGX_HTTP_SESSION_EXEC,
+                         sizeof(NGX_HTTP_SESSION_EXEC) - 1);
+
+    cl = ngx_alloc_chain_link(r->pool);
+    if (cl == NULL) {
+        return NGX_ERROR;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    r->upstream->request_bufs = cl;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "session result: reading \"%V{%V}\"",
+                   &slcf->key_prefix, &ctx->request_id);
+
+    return NGX_OK;
+}
+
+
+/* nginx moves on to the next server: start the reply over */
+
+static ngx_int_t
+ngx_http_session_redis_reinit_request(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    ngx_http_session_reply_start(r, ctx);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_redis_process_header(ngx_http_request_t *r)
+{
+    size_t                        consumed, len;
+    ngx_int_t                     rc;
+    ngx_http_upstream_t          *u;
+    ngx_http_session_ctx_t       *ctx;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    u = r->upstream;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    /* the reply accumulates in u->buffer; pos stays at its start until done */
+
+    len = u->buffer.last - u->buffer.pos;
+    ctx->reply_seen = 1;
+
+    rc = ngx_session_reply_parse(&ctx->reply, u->buffer.pos, len, &consumed);
+
+    if (rc == NGX_SESSION_AGAIN) {
+        return NGX_AGAIN;
+    }
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (rc == NGX_SESSION_ERROR) {
+        if (ctx->reply.error_reply.data) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "store sent an invalid reply for \"%V{%V}\": %s "
+                          "(\"%*s\")",
+                          &slcf->key_prefix, &ctx->request_id,
+                          ctx->reply.error, ngx_min(ctx->reply.error_reply.len,
+                                                    128),
+                          ctx->reply.error_reply.data);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "store sent an invalid reply for \"%V{%V}\": %s",
+                          &slcf->key_prefix, &ctx->request_id,
+                          ctx->reply.error);
+        }
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    if (consumed != len) {
+        /* out of step with the store: neither the data nor the connection */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "store sent %uz bytes more than the reply for "
+                      "\"%V{%V}\"", len - consumed,
+                      &slcf->key_prefix, &ctx->request_id);
+
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+    }
+
+    ctx->outcome = ctx->data.hash_len ? NGX_HTTP_SESSION_FOUND
+                                      : NGX_HTTP_SESSION_NOT_FOUND;
+
+    u->buffer.pos = u->buffer.last;
+    u->headers_in.status_n = NGX_HTTP_OK;
+    u->headers_in.content_length_n = 0;
+    u->state->status = NGX_HTTP_OK;
+
+    /* the reply was read exactly: the connection may serve another */
+    u->keepalive = 1;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_redis_abort_request(ngx_http_request_t *r)
+{
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "session result: abort store request");
+}
+
+
+static void
+ngx_http_session_redis_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "session result: finalize store request: %i", rc);
+}
