@@ -198,7 +198,6 @@ ngx_http_session_reply_start(ngx_http_request_t *r,
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
-    ngx_memzero(&ctx->data, sizeof(ngx_session_data_t));
     ctx->reply_seen = 0;
 
     ngx_session_reply_init(&ctx->reply, &ctx->data, slcf->upstream.buffer_size,
