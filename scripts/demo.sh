@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The demo: starts redis-server and nginx (with the module) on loopback ports
+# of their own, stores the published example with the project's writer,
+# fetches it, and stops what it started.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+module="$top/build/ngx_http_session_module.so"
+fixture="$top/../shared/fixtures/seed-session.json"
+[ -f "$fixture" ] || fixture="$top/t/data/seed-session.json"
+id=19fe3b9e-384e-41d1-bded-8de9ef3abacb
+
+tmp=$(mktemp -d /tmp/session-demo.XXXXXX)
+redis_pid= nginx_pid=
+
+stop() {
+    [ -n "$nginx_pid" ] && kill -QUIT "$nginx_pid" 2>/dev/null || true
+    [ -n "$redis_pid" ] && kill -TERM "$redis_pid" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap stop EXIT
+
+free_port() {
+    perl -MIO::Socket::INET -e \
+        'print IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1")->sockport'
+}
+
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2
+    return 1
+}
+
+redis_port=$(free_port)
+http_port=$(free_port)
+
+redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
+    --appendonly no --dir "$tmp" --logfile "$tmp/redis.log" &
+redis_pid=$!
+wait_port "$redis_port"
+
+mkdir -p "$tmp/logs"
+sed -e "s|%%MODULE%%|$module|" -e "s|%%TMP%%|$tmp|g" \
+    -e "s|%%REDIS_PORT%%|$redis_port|" -e "s|%%HTTP_PORT%%|$http_port|" \
+    "$top/examples/demo.conf" > "$tmp/nginx.conf"
+
+/usr/sbin/nginx -p "$tmp" -c "$tmp/nginx.conf" &
+nginx_pid=$!
+wait_port "$http_port"
+
+echo "== storing the published example with writer/session-store"
+"$top/writer/session-store" -p "$redis_port" --owner client-a "$fixture"
+
+echo "== GET /api/session/result/$id"
+curl -sS -i "http://127.0.0.1:$http_port/api/session/result/$id"
+echo

@@ -1,0 +1,878 @@
+
+/*
+ * Unit tests of ngx_session_json.c: the SPEC 3.1 body and the syntax checks.
+ *
+ * Run from the repository root, which finds the published example at
+ * ../shared/fixtures/seed-session.json; or pass its path as argv[1].
+ */
+
+
+#define _GNU_SOURCE  /* memmem() */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tap.h"
+#include "ngx_session_json.h"
+
+
+#define TEST_FIXTURE  "../shared/fixtures/seed-session.json"
+#define TEST_URL_ID   "url-id"
+
+
+typedef struct {
+    const char  *text;
+    int          valid;
+    int64_t      usec;
+} test_timestamp_t;
+
+
+typedef struct {
+    const char  *text;
+    int          match;
+} test_etag_t;
+
+
+/* every block handed out, freed at the end, as the request pool would */
+static void   **test_blocks;
+static size_t   test_nblocks;
+static int      test_alloc_fail;
+
+/* the last test_member() result */
+static char     test_buf[32768];
+static size_t   test_len;
+
+
+static void *
+test_alloc(void *pool, size_t size)
+{
+    void   *p, **blocks;
+
+    (void) pool;
+
+    if (test_alloc_fail) {
+        return NULL;
+    }
+
+    blocks = realloc(test_blocks, (test_nblocks + 1) * sizeof(void *));
+    if (blocks == NULL) {
+        return NULL;
+    }
+
+    test_blocks = blocks;
+
+    p = malloc(size);
+    if (p != NULL) {
+        test_blocks[test_nblocks++] = p;
+    }
+
+    return p;
+}
+
+
+static void
+test_free_all(void)
+{
+    while (test_nblocks) {
+        free(test_blocks[--test_nblocks]);
+    }
+
+    free(test_blocks);
+    test_blocks = NULL;
+}
+
+
+static void
+test_set(ngx_session_data_t *sd, ngx_session_field_e field, const char *v)
+{
+    sd->fields[field].data = (const unsigned char *) v;
+    sd->fields[field].len = v ? strlen(v) : 0;
+    sd->hash_len++;
+}
+
+
+static void
+test_stops(ngx_session_data_t *sd, ngx_session_str_t *stops,
+    const char **texts, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n; i++) {
+        stops[i].data = (const unsigned char *) texts[i];
+        stops[i].len = strlen(texts[i]);
+    }
+
+    sd->stops = stops;
+    sd->nstops = n;
+}
+
+
+static int
+test_build(const ngx_session_data_t *sd, int pretty,
+    ngx_session_json_result_t *res)
+{
+    return ngx_session_json_build(sd, (const unsigned char *) TEST_URL_ID,
+                                  sizeof(TEST_URL_ID) - 1, pretty,
+                                  test_alloc, NULL, res);
+}
+
+
+/* a member of the body by dotted path, compact, into test_buf */
+
+static void
+test_member(const ngx_session_json_result_t *res, const char *path)
+{
+    char    key[64];
+    size_t  n;
+    json_t  *root, *v;
+
+    test_len = 0;
+
+    root = json_loadb((const char *) res->data, res->len, JSON_ALLOW_NUL,
+                      NULL);
+    v = root;
+
+    while (v != NULL && *path) {
+        n = strcspn(path, ".");
+        snprintf(key, sizeof(key), "%.*s", (int) n, path);
+        v = json_object_get(v, key);
+        path += n + (path[n] == '.');
+    }
+
+    if (v != NULL) {
+        test_len = json_dumpb(v, test_buf, sizeof(test_buf),
+                              JSON_COMPACT|JSON_ENCODE_ANY);
+    }
+
+    if (test_len > sizeof(test_buf)) {
+        test_len = 0;
+    }
+
+    json_decref(root);
+}
+
+
+static int
+test_contains(const ngx_session_json_result_t *res, const char *s)
+{
+    size_t  n;
+
+    n = strlen(s);
+
+    return res->len >= n
+           && memmem(res->data, res->len, s, n) != NULL;
+}
+
+
+static char *
+test_read_file(const char *path, size_t *len)
+{
+    long   size;
+    char  *buf;
+    FILE  *f;
+
+    *len = 0;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    buf = NULL;
+
+    if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) >= 0
+        && fseek(f, 0, SEEK_SET) == 0)
+    {
+        buf = malloc(size + 1);
+
+        if (buf != NULL && fread(buf, 1, size, f) != (size_t) size) {
+            free(buf);
+            buf = NULL;
+        }
+
+        *len = size;
+    }
+
+    fclose(f);
+
+    return buf;
+}
+
+
+/* the published example, as the .redis fixture stores it */
+
+static const char  *test_seed_stops[] = {
+    "{\"timestamp\":\"2024-08-19 20:56:25.223174\","
+    "\"type\":\"NEW REGISTRATION\",\"source\":\"\",\"status\":\"\","
+    "\"action\":\"\",\"detail\":\"\"}",
+
+    "{\"timestamp\":\"2024-08-19 20:56:41.280685\","
+    "\"type\":\"Data Service\",\"source\":\"PhoneMatch5.0.Smart2FA.SMS\","
+    "\"status\":\"PENDING\",\"action\":\"PENDING\","
+    "\"detail\":\"MORE INFORMATION IS REQUIRED\"}",
+
+    "{\"timestamp\":\"2024-08-19 20:56:57.448256\","
+    "\"type\":\"Data Service\",\"source\":\"PhoneMatch5.0.Smart2FA.SMS\","
+    "\"status\":\"PASS\",\"action\":\"PASS\","
+    "\"detail\":\"ALL CHECKS PASSED\"}"
+};
+
+
+static void
+test_seed(ngx_session_data_t *sd, ngx_session_str_t *stops)
+{
+    memset(sd, 0, sizeof(ngx_session_data_t));
+
+    test_set(sd, NGX_SESSION_FN, "John");
+    test_set(sd, NGX_SESSION_LN, "Doe");
+    test_set(sd, NGX_SESSION_ADDR, "");
+    test_set(sd, NGX_SESSION_CITY, "");
+    test_set(sd, NGX_SESSION_STATE, "");
+    test_set(sd, NGX_SESSION_ZIP, "");
+    test_set(sd, NGX_SESSION_DOB, "19900101");
+    test_set(sd, NGX_SESSION_EMAIL, "johndoe@example.com");
+    test_set(sd, NGX_SESSION_PHONE, "123-456-7890");
+    test_set(sd, NGX_SESSION_REFERENCE, "");
+    test_set(sd, NGX_SESSION_STATUS, "PASS");
+    test_set(sd, NGX_SESSION_REQUEST_ID,
+             "19fe3b9e-384e-41d1-bded-8de9ef3abacb");
+    test_set(sd, NGX_SESSION_OWNER, "client-a");
+    test_set(sd, NGX_SESSION_ADDITIONAL_DATA, "[]");
+    test_set(sd, NGX_SESSION_DCAMS_PLUS,
+             "{\"document_data\":{},\"output\":{\"vpin\":{}},"
+             "\"api_processing_error\":false,"
+             "\"service\":\"PhoneMatch5.0.Smart2FA.SMS\","
+             "\"confirmation\":180603431,\"action\":\"PASS\","
+             "\"detail\":\"ALL CHECKS PASSED\","
+             "\"issues\":[\"OUT-OF-BAND SUCCESSFUL\"]}");
+    test_set(sd, NGX_SESSION_STORAGE, "{\"success\":null}");
+    test_set(sd, NGX_SESSION_DOCUMENTS, "null");
+
+    test_stops(sd, stops, test_seed_stops, 3);
+}
+
+
+static void
+test_published_example(const char *path)
+{
+    int                         rc;
+    char                       *file, compact[4096];
+    size_t                      len, n;
+    json_t                     *fixture;
+    ngx_session_str_t           stops[3];
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    file = test_read_file(path, &len);
+
+    if (!ok(file != NULL, "read %s", path)) {
+        return;
+    }
+
+    /* the file ends with a newline; the body does not */
+
+    if (len && file[len - 1] == '\n') {
+        file[--len] = '\0';
+    }
+
+    test_seed(&sd, stops);
+
+    rc = test_build(&sd, 1, &res);
+    is_int(rc, NGX_SESSION_OK, "example: pretty build");
+    if (!ok(res.len == len && memcmp(res.data, file, len) == 0,
+            "example: pretty body equals the fixture byte for byte"))
+    {
+        printf("#   got:\n%.*s\n", (int) res.len, res.data);
+    }
+
+    fixture = json_loadb(file, len, 0, NULL);
+    ok(fixture != NULL, "example: fixture parses");
+
+    n = json_dumpb(fixture, compact, sizeof(compact) - 1, JSON_COMPACT);
+    compact[n < sizeof(compact) ? n : 0] = '\0';
+    json_decref(fixture);
+
+    rc = test_build(&sd, 0, &res);
+    is_int(rc, NGX_SESSION_OK, "example: compact build");
+    is_mem(res.data, res.len, compact,
+           "example: compact body equals the fixture's compact dump");
+
+    ok(!test_contains(&res, "owner") && !test_contains(&res, "client-a"),
+       "example: owner never emitted");
+
+    free(file);
+}
+
+
+static void
+test_defaults(void)
+{
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK, "defaults: build");
+    is_mem(res.data, res.len,
+           "{\"fn\":\"\",\"ln\":\"\",\"addr\":\"\",\"city\":\"\","
+           "\"state\":\"\",\"zip\":\"\",\"dob\":\"\",\"email\":\"\","
+           "\"phone\":\"\",\"reference\":\"\",\"status\":\"\","
+           "\"request_id\":\"" TEST_URL_ID "\",\"additionalData\":[],"
+           "\"dcams_plus\":null,\"storage\":{\"success\":null},"
+           "\"journey\":{\"stops\":[],\"duration\":\"00h 00m 00s\"},"
+           "\"documents\":null}",
+           "defaults: every key, in order, with its default");
+
+    is_int(test_build(&sd, 1, &res), NGX_SESSION_OK, "defaults: pretty");
+    is_mem(res.data, res.len,
+           "{\n    \"fn\": \"\",\n    \"ln\": \"\",\n    \"addr\": \"\",\n"
+           "    \"city\": \"\",\n    \"state\": \"\",\n    \"zip\": \"\",\n"
+           "    \"dob\": \"\",\n    \"email\": \"\",\n    \"phone\": \"\",\n"
+           "    \"reference\": \"\",\n    \"status\": \"\",\n"
+           "    \"request_id\": \"" TEST_URL_ID "\",\n"
+           "    \"additionalData\": [],\n    \"dcams_plus\": null,\n"
+           "    \"storage\": {\n        \"success\": null\n    },\n"
+           "    \"journey\": {\n        \"stops\": [],\n"
+           "        \"duration\": \"00h 00m 00s\"\n    },\n"
+           "    \"documents\": null\n}",
+           "defaults: pretty layout");
+}
+
+
+static void
+test_fields(void)
+{
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+    test_set(&sd, NGX_SESSION_STATUS, "PASS");
+    test_set(&sd, NGX_SESSION_FN, "J\xc3\xa9r\xc3\xb4me \"q\"\\");
+    test_set(&sd, NGX_SESSION_OWNER, "tenant-secret");
+
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK, "fields: build");
+    test_member(&res, "fn");
+    is_mem(test_buf, test_len, "\"J\xc3\xa9r\xc3\xb4me \\\"q\\\"\\\\\"",
+           "fields: UTF-8 and escapes");
+    test_member(&res, "status");
+    is_mem(test_buf, test_len, "\"PASS\"", "fields: status");
+    ok(!test_contains(&res, "owner") && !test_contains(&res, "tenant-secret"),
+       "whitelist: owner never emitted");
+
+    /* the hash fields the RESP side drops before they get here */
+
+    is_int(ngx_session_field_lookup((const unsigned char *) "ssn", 3),
+           NGX_SESSION_NFIELDS, "whitelist: ssn is not ours");
+    is_int(ngx_session_field_lookup((const unsigned char *) "journey", 7),
+           NGX_SESSION_NFIELDS, "whitelist: journey is not ours");
+    is_int(ngx_session_field_lookup((const unsigned char *) "stops", 5),
+           NGX_SESSION_NFIELDS, "whitelist: stops is not ours");
+    is_int(ngx_session_field_lookup((const unsigned char *) "duration", 8),
+           NGX_SESSION_NFIELDS, "whitelist: duration is not ours");
+
+    /* an embedded NUL is valid UTF-8 */
+
+    sd.fields[NGX_SESSION_LN].data = (const unsigned char *) "a\0b";
+    sd.fields[NGX_SESSION_LN].len = 3;
+
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK, "fields: NUL byte");
+    test_member(&res, "ln");
+    is_mem(test_buf, test_len, "\"a\\u0000b\"", "fields: NUL escaped");
+}
+
+
+static void
+test_request_id_fallback(void)
+{
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+
+    test_build(&sd, 0, &res);
+    test_member(&res, "request_id");
+    is_mem(test_buf, test_len, "\"" TEST_URL_ID "\"",
+           "request_id: absent, the URL's");
+
+    test_set(&sd, NGX_SESSION_REQUEST_ID, "stored-id");
+    test_build(&sd, 0, &res);
+    test_member(&res, "request_id");
+    is_mem(test_buf, test_len, "\"stored-id\"", "request_id: the hash's");
+
+    test_set(&sd, NGX_SESSION_REQUEST_ID, "");
+    test_build(&sd, 0, &res);
+    test_member(&res, "request_id");
+    is_mem(test_buf, test_len, "\"\"", "request_id: stored empty stays");
+}
+
+
+static void
+test_bad_field(ngx_session_field_e field, const char *value,
+    const char *name)
+{
+    int                         rc;
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+    test_set(&sd, field, value);
+
+    rc = test_build(&sd, 0, &res);
+    is_int(rc, NGX_SESSION_ERROR, "%s: error", name);
+    ok(res.error != NULL && res.field == field && res.data == NULL,
+       "%s: reason and field (%s)", name, res.error ? res.error : "none");
+}
+
+
+static void
+test_json_field(ngx_session_field_e field, const char *value,
+    const char *want, const char *name)
+{
+    int                         rc;
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+    test_set(&sd, field, value);
+
+    rc = test_build(&sd, 0, &res);
+    is_int(rc, NGX_SESSION_OK, "%s: build", name);
+    test_member(&res, ngx_session_field_name(field));
+    is_mem(test_buf, test_len, want, "%s: value", name);
+}
+
+
+static void
+test_stored_shapes(void)
+{
+    test_bad_field(NGX_SESSION_FN, "\xff", "fn invalid UTF-8");
+    test_bad_field(NGX_SESSION_EMAIL, "a\xc0\xaf" "b", "email overlong UTF-8");
+    test_bad_field(NGX_SESSION_STATUS, "\xed\xa0\x80", "status surrogate");
+    test_bad_field(NGX_SESSION_REQUEST_ID, "id\xe2\x82", "request_id cut");
+
+    test_bad_field(NGX_SESSION_DCAMS_PLUS, "{", "dcams_plus unparsable");
+    test_bad_field(NGX_SESSION_DCAMS_PLUS, "{} x", "dcams_plus trailing");
+    test_bad_field(NGX_SESSION_STORAGE, "nul", "storage unparsable");
+    test_bad_field(NGX_SESSION_STORAGE, "{\"a\":1,\"a\":2}",
+                   "storage duplicate key");
+    test_bad_field(NGX_SESSION_DOCUMENTS, "", "documents empty text");
+    test_bad_field(NGX_SESSION_DOCUMENTS, "[\"\xff\"]",
+                   "documents invalid UTF-8");
+    test_bad_field(NGX_SESSION_ADDITIONAL_DATA, "\"text\"",
+                   "additionalData string");
+    test_bad_field(NGX_SESSION_ADDITIONAL_DATA, "3", "additionalData number");
+    test_bad_field(NGX_SESSION_ADDITIONAL_DATA, "true",
+                   "additionalData boolean");
+    test_bad_field(NGX_SESSION_ADDITIONAL_DATA, "[", "additionalData cut");
+
+    test_json_field(NGX_SESSION_ADDITIONAL_DATA, "null", "[]",
+                    "additionalData null");
+    test_json_field(NGX_SESSION_ADDITIONAL_DATA, " {\"k\": [1, 2]} ",
+                    "{\"k\":[1,2]}", "additionalData object");
+    test_json_field(NGX_SESSION_ADDITIONAL_DATA, "[{}]", "[{}]",
+                    "additionalData array");
+    test_json_field(NGX_SESSION_DCAMS_PLUS, "42", "42", "dcams_plus number");
+    test_json_field(NGX_SESSION_DCAMS_PLUS, "\"s\"", "\"s\"",
+                    "dcams_plus string");
+    test_json_field(NGX_SESSION_STORAGE, "null", "null",
+                    "storage stored null");
+    test_json_field(NGX_SESSION_STORAGE, "false", "false", "storage false");
+    test_json_field(NGX_SESSION_DOCUMENTS, "[\"\\u0000\"]", "[\"\\u0000\"]",
+                    "documents escaped NUL");
+
+    /* jansson keeps doubles and prints them with %.17g */
+
+    test_json_field(NGX_SESSION_DOCUMENTS, "{\"x\":0.1,\"y\":1.5,\"z\":1e2}",
+                    "{\"x\":0.10000000000000001,\"y\":1.5,\"z\":100.0}",
+                    "documents reals");
+
+    /* beyond int64: jansson refuses it */
+
+    test_bad_field(NGX_SESSION_DOCUMENTS, "18446744073709551616",
+                   "documents integer overflow");
+}
+
+
+static void
+test_bad_stop(const char *text, const char *name)
+{
+    int                         rc;
+    const char                 *stops[2];
+    ngx_session_str_t           strs[2];
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+
+    stops[0] = test_seed_stops[0];
+    stops[1] = text;
+    test_stops(&sd, strs, stops, 2);
+
+    rc = test_build(&sd, 0, &res);
+    is_int(rc, NGX_SESSION_ERROR, "%s: error", name);
+    ok(res.error != NULL && res.field == NGX_SESSION_NFIELDS
+       && res.stop == 1,
+       "%s: stop 1 named (%s)", name, res.error ? res.error : "none");
+}
+
+
+static void
+test_stop_shapes(void)
+{
+    const char                 *stops[1];
+    ngx_session_str_t           strs[1];
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    test_bad_stop("[]", "stop array");
+    test_bad_stop("\"s\"", "stop string");
+    test_bad_stop("null", "stop null");
+    test_bad_stop("nope", "stop unparsable");
+    test_bad_stop("", "stop empty");
+    test_bad_stop("{\"type\":1}", "stop number value");
+    test_bad_stop("{\"detail\":{}}", "stop object value");
+    test_bad_stop("{\"timestamp\":true}", "stop boolean timestamp");
+    test_bad_stop("{\"a\":1,\"a\":1}", "stop duplicate key");
+    test_bad_stop("{\"type\":\"\xff\"}", "stop invalid UTF-8");
+
+    memset(&sd, 0, sizeof(sd));
+
+    stops[0] = "{\"ssn\":\"123-45-6789\",\"extra\":{\"x\":[1]},"
+               "\"detail\":null,\"type\":\"T\",\"timestamp\":\"when\"}";
+    test_stops(&sd, strs, stops, 1);
+
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK, "stop: build");
+    test_member(&res, "journey");
+    is_mem(test_buf, test_len,
+           "{\"stops\":[{\"timestamp\":\"when\",\"type\":\"T\","
+           "\"source\":\"\",\"status\":\"\",\"action\":\"\","
+           "\"detail\":\"\"}],\"duration\":\"00h 00m 00s\"}",
+           "stop: six keys in order, extra dropped, null and missing \"\"");
+    ok(!test_contains(&res, "ssn") && !test_contains(&res, "extra"),
+       "stop: extra keys never emitted");
+}
+
+
+static void
+test_duration(const char **timestamps, size_t n, const char *want,
+    const char *name)
+{
+    char                        texts[8][128];
+    size_t                      i;
+    const char                 *stops[8];
+    ngx_session_str_t           strs[8];
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+
+    /* NULL: a stop without a timestamp */
+
+    for (i = 0; i < n; i++) {
+        if (timestamps[i] == NULL) {
+            snprintf(texts[i], sizeof(texts[i]), "{\"type\":\"x\"}");
+
+        } else {
+            snprintf(texts[i], sizeof(texts[i]), "{\"timestamp\":\"%s\"}",
+                     timestamps[i]);
+        }
+
+        stops[i] = texts[i];
+    }
+
+    test_stops(&sd, strs, stops, n);
+
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK, "%s: build", name);
+    test_member(&res, "journey.duration");
+    is_mem(test_buf, test_len, want, "%s: duration", name);
+}
+
+
+static void
+test_durations(void)
+{
+    static const char  *one[] = { "2024-01-01 00:00:00" };
+    static const char  *unordered[] = {
+        "2024-08-19 20:56:57.448256",
+        "2024-08-19 20:56:25.223174",
+        "2024-08-19 20:56:41.280685"
+    };
+    static const char  *hours[] = {
+        "2024-01-06 03:04:05", "2024-01-01 00:00:00"
+    };
+    static const char  *tz[] = {
+        "2024-01-01T00:00:00Z", "2024-01-01 00:01:00.5"
+    };
+    static const char  *fraction[] = {
+        "2024-01-01 00:00:00.9", "2024-01-01 00:00:02.1"
+    };
+    static const char  *year[] = {
+        "2023-12-31 23:59:59", "2024-01-01 00:00:01Z"
+    };
+    static const char  *mixed[] = {
+        "garbage", "2024-01-01 00:00:05", "2024-13-01 00:00:00", NULL,
+        "2024-01-01 00:00:15", "2024-01-01 00:00:00 ", "1900-02-29 00:00:00"
+    };
+    static const char  *lone[] = {
+        "2024-01-01 00:00:00", "2024-01-01 00:00", NULL
+    };
+
+    test_duration(NULL, 0, "\"00h 00m 00s\"", "duration: no stops");
+    test_duration(one, 1, "\"00h 00m 00s\"", "duration: one stop");
+    test_duration(unordered, 3, "\"00h 00m 32s\"", "duration: unordered");
+    test_duration(hours, 2, "\"123h 04m 05s\"", "duration: over 99 hours");
+    test_duration(tz, 2, "\"00h 01m 00s\"", "duration: T and Z");
+    test_duration(fraction, 2, "\"00h 00m 01s\"", "duration: floored");
+    test_duration(year, 2, "\"00h 00m 02s\"", "duration: across years");
+    test_duration(mixed, 7, "\"00h 00m 10s\"", "duration: bad ones ignored");
+    test_duration(lone, 3, "\"00h 00m 00s\"", "duration: one parseable");
+}
+
+
+static void
+test_format_duration(void)
+{
+    char    buf[NGX_SESSION_DURATION_LEN];
+    size_t  n;
+
+    n = ngx_session_format_duration(0, buf);
+    is_mem(buf, n, "00h 00m 00s", "format: zero");
+    n = ngx_session_format_duration(3599, buf);
+    is_mem(buf, n, "00h 59m 59s", "format: under an hour");
+    n = ngx_session_format_duration(100 * 3600 + 61, buf);
+    is_mem(buf, n, "100h 01m 01s", "format: three-digit hours");
+    n = ngx_session_format_duration(INT64_MAX, buf);
+    is_mem(buf, n, "2562047788015215h 30m 07s", "format: int64 max");
+    n = ngx_session_format_duration(-5, buf);
+    is_mem(buf, n, "00h 00m 00s", "format: negative clamps");
+}
+
+
+static void
+test_timestamps(void)
+{
+    int      rc;
+    size_t   i;
+    int64_t  usec;
+
+    static const test_timestamp_t  tests[] = {
+        { "1970-01-01 00:00:00", 1, 0 },
+        { "2024-08-19 20:56:25.223174", 1, 1724100985223174LL },
+        { "1969-12-31 23:59:59.5", 1, -500000 },
+        { "2000-02-29 12:00:00", 1, 951825600000000LL },
+        { "2024-02-29T00:00:00.000001Z", 1, 1709164800000001LL },
+        { "0000-01-01 00:00:00", 1, -62167219200000000LL },
+        { "0001-01-01 00:00:00", 1, -62135596800000000LL },
+        { "9999-12-31 23:59:59.999999", 1, 253402300799999999LL },
+        { "2024-04-30 23:59:59", 1, 0 },
+        { "2024-12-31T23:59:59Z", 1, 0 },
+        { "1900-02-29 00:00:00", 0, 0 },
+        { "2023-02-29 00:00:00", 0, 0 },
+        { "2100-02-29 00:00:00", 0, 0 },
+        { "2024-04-31 00:00:00", 0, 0 },
+        { "2024-06-31 00:00:00", 0, 0 },
+        { "2024-00-10 00:00:00", 0, 0 },
+        { "2024-13-10 00:00:00", 0, 0 },
+        { "2024-01-00 00:00:00", 0, 0 },
+        { "2024-01-32 00:00:00", 0, 0 },
+        { "2024-01-01 24:00:00", 0, 0 },
+        { "2024-01-01 00:60:00", 0, 0 },
+        { "2024-01-01 00:00:60", 0, 0 },
+        { "2024-01-01 00:00:00.1234567", 0, 0 },
+        { "2024-01-01 00:00:00.", 0, 0 },
+        { "2024-01-01 00:00:00.Z", 0, 0 },
+        { "2024-01-01 00:00:00 ", 0, 0 },
+        { " 2024-01-01 00:00:00", 0, 0 },
+        { "2024-01-01 00:00", 0, 0 },
+        { "2024-01-01", 0, 0 },
+        { "2024-01-01t00:00:00", 0, 0 },
+        { "2024-01-01_00:00:00", 0, 0 },
+        { "2024-01-01 00:00:00z", 0, 0 },
+        { "2024-01-01 00:00:00ZZ", 0, 0 },
+        { "2024-01-01 00:00:00Z.5", 0, 0 },
+        { "2024-01-01 00:00:00+00:00", 0, 0 },
+        { "2024-1-01 00:00:00", 0, 0 },
+        { "2024-+1-01 00:00:00", 0, 0 },
+        { "+024-01-01 00:00:00", 0, 0 },
+        { "2024/01/01 00:00:00", 0, 0 },
+        { "", 0, 0 }
+    };
+
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        usec = 0;
+        rc = ngx_session_parse_timestamp((const unsigned char *) tests[i].text,
+                                         strlen(tests[i].text), &usec);
+
+        is_int(rc, tests[i].valid ? NGX_SESSION_OK : NGX_SESSION_ERROR,
+               "timestamp \"%s\" %s", tests[i].text,
+               tests[i].valid ? "valid" : "invalid");
+
+        if (tests[i].valid && tests[i].usec) {
+            is_int(usec, tests[i].usec, "timestamp \"%s\" value",
+                   tests[i].text);
+        }
+    }
+
+    /* the length bounds the parse, not a NUL */
+
+    rc = ngx_session_parse_timestamp(
+             (const unsigned char *) "2024-01-01 00:00:00.5", 19, &usec);
+    is_int(rc, NGX_SESSION_OK, "timestamp: length honoured");
+    is_int(usec, 1704067200000000LL, "timestamp: fraction beyond len unread");
+}
+
+
+static void
+test_request_ids(void)
+{
+    char    id[130];
+    size_t  i;
+
+    static const struct {
+        const char  *text;
+        int          valid;
+    } tests[] = {
+        { "a", 1 },
+        { "9", 1 },
+        { "A.b_c-9", 1 },
+        { "19fe3b9e-384e-41d1-bded-8de9ef3abacb", 1 },
+        { "a..", 1 },
+        { "", 0 },
+        { ".a", 0 },
+        { "-a", 0 },
+        { "_a", 0 },
+        { "a/b", 0 },
+        { "a/", 0 },
+        { "a b", 0 },
+        { "a%2F", 0 },
+        { "a?b", 0 },
+        { "a+b", 0 },
+        { "caf\xc3\xa9", 0 }
+    };
+
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        is_int(ngx_session_request_id_valid(
+                   (const unsigned char *) tests[i].text,
+                   strlen(tests[i].text)),
+               tests[i].valid, "request_id \"%s\" %s", tests[i].text,
+               tests[i].valid ? "valid" : "invalid");
+    }
+
+    memset(id, 'a', sizeof(id));
+
+    is_int(ngx_session_request_id_valid((const unsigned char *) id, 128), 1,
+           "request_id of 128 chars valid");
+    is_int(ngx_session_request_id_valid((const unsigned char *) id, 129), 0,
+           "request_id of 129 chars invalid");
+    is_int(ngx_session_request_id_valid((const unsigned char *) "a\0b", 3), 0,
+           "request_id with NUL invalid");
+}
+
+
+static void
+test_etags(void)
+{
+    size_t  i;
+
+    static const char  etag[] = "\"abc\"";
+
+    static const test_etag_t  tests[] = {
+        { "\"abc\"", 1 },
+        { "W/\"abc\"", 1 },
+        { "*", 1 },
+        { " *\t", 1 },
+        { "\"x\", \"abc\"", 1 },
+        { "\"x\",W/\"abc\"", 1 },
+        { "\"x\" , \"abc\" ,\"y\"", 1 },
+        { ", ,\"abc\",", 1 },
+        { "\t\"abc\"\t", 1 },
+        { "\"\", \"abc\"", 1 },
+        { "\"x\"", 0 },
+        { "\"ABC\"", 0 },
+        { "\"abc", 0 },
+        { "abc", 0 },
+        { "w/\"abc\"", 0 },
+        { "W/ \"abc\"", 0 },
+        { "W/abc", 0 },
+        { "\"x\" \"abc\"", 0 },
+        { "\"abc\"\"abc\"", 0 },
+        { "*, \"abc\"", 0 },
+        { "\"abc\", *", 0 },
+        { "**", 0 },
+        { "\"abc\", junk", 0 },
+        { "\"a bc\", \"abc\"", 0 },
+        { "\"a\"bc\", \"abc\"", 0 },
+        { "\"a\x7f\", \"abc\"", 0 },
+        { "", 0 },
+        { " ", 0 },
+        { ",", 0 }
+    };
+
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        is_int(ngx_session_etag_match((const unsigned char *) tests[i].text,
+                                      strlen(tests[i].text),
+                                      (const unsigned char *) etag,
+                                      sizeof(etag) - 1),
+               tests[i].match, "etag '%s' %s", tests[i].text,
+               tests[i].match ? "matches" : "does not match");
+    }
+
+    is_int(ngx_session_etag_match((const unsigned char *) "\"\xc3\xa9\"", 4,
+                                  (const unsigned char *) "\"\xc3\xa9\"", 4),
+           1, "etag with obs-text matches");
+}
+
+
+static void
+test_memory(void)
+{
+    char                        big[4001];
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    memset(&sd, 0, sizeof(sd));
+
+    /* every byte a 6-byte escape: past the estimate, dumped again */
+
+    memset(big, '\x01', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    test_set(&sd, NGX_SESSION_FN, big);
+
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK, "memory: large escape");
+    test_member(&res, "fn");
+    ok(test_len == 4000 * 6 + 2
+       && memcmp(test_buf, "\"\\u0001\\u0001", 13) == 0,
+       "memory: re-dumped in full");
+
+    test_alloc_fail = 1;
+
+    ok(test_build(&sd, 0, &res) == NGX_SESSION_ERROR && res.error == NULL,
+       "memory: alloc failure is an error without a reason");
+
+    test_alloc_fail = 0;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    test_published_example(argc > 1 ? argv[1] : TEST_FIXTURE);
+    test_defaults();
+    test_fields();
+    test_request_id_fallback();
+    test_stored_shapes();
+    test_stop_shapes();
+    test_durations();
+    test_format_duration();
+    test_timestamps();
+    test_request_ids();
+    test_etags();
+    test_memory();
+
+    test_free_all();
+
+    return tap_done();
+}
