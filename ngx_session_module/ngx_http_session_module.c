@@ -6,6 +6,7 @@
 
 
 #include <ngx_sha1.h>
+#include <jansson.h>
 
 #include "ngx_http_session_module.h"
 #include "ngx_session_json.h"
@@ -39,6 +40,7 @@ static ngx_int_t ngx_http_session_request_id_variable(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
+static ngx_int_t ngx_http_session_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_session_init(ngx_conf_t *cf);
 static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
@@ -124,7 +126,7 @@ ngx_module_t  ngx_http_session_module = {
     ngx_http_session_commands,             /* module directives */
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_http_session_init_module,          /* init module */
     NULL,                                  /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -628,6 +630,20 @@ ngx_http_session_status_variable(ngx_http_request_t *r,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = (u_char *) status->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * jansson seeds its hash function from /dev/urandom on first use: do it
+ * while the configuration is read, not in a worker serving a request.
+ */
+
+static ngx_int_t
+ngx_http_session_init_module(ngx_cycle_t *cycle)
+{
+    json_object_seed(0);
 
     return NGX_OK;
 }
