@@ -12,7 +12,7 @@ UNIT_CC    ?= cc
 UNIT_FLAGS ?= -std=gnu99 -g -O1 -Wall -Wextra -Werror -Ingx_session_module
 
 SOURCES    := $(wildcard ngx_session_module/*.c ngx_session_module/*.h)
-UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json
+UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt
 
 .PHONY: all deps test unit demo test-valgrind clean
 
@@ -42,6 +42,12 @@ $(BUILD)/unit/test_json: t/unit/test_json.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_json.c \
 	    ngx_session_module/ngx_session_data.c -ljansson
+
+$(BUILD)/unit/test_jwt: t/unit/test_jwt.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_jwt.c \
+	    ngx_session_module/ngx_session_jwk.c \
+	    ngx_session_module/ngx_session_data.c -ljwt -ljansson -lcrypto
 
 unit: $(UNIT_TESTS)
 
