@@ -24,16 +24,12 @@ static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
-static ngx_int_t ngx_http_session_send_error(ngx_http_request_t *r,
-    ngx_uint_t status);
 static ngx_int_t ngx_http_session_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 static ngx_int_t ngx_http_session_set_etag(ngx_http_request_t *r,
     u_char *body, size_t len);
-static ngx_int_t ngx_http_session_add_header(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_str_t *value, ngx_table_elt_t **out);
-static ngx_http_session_ctx_t *ngx_http_session_get_ctx(
-    ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_owner_matches(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
 
 static ngx_int_t ngx_http_session_request_id_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
@@ -41,6 +37,10 @@ static ngx_int_t ngx_http_session_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 static ngx_int_t ngx_http_session_init_module(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_session_init_process(ngx_cycle_t *cycle);
+static void ngx_http_session_exit_process(ngx_cycle_t *cycle);
+static void *ngx_http_session_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf);
 static ngx_int_t ngx_http_session_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_session_init(ngx_conf_t *cf);
 static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
@@ -101,6 +101,69 @@ static ngx_command_t  ngx_http_session_commands[] = {
       offsetof(ngx_http_session_loc_conf_t, pretty),
       NULL },
 
+    { ngx_string("session_result_owner_claim"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_str_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, jwt.owner_claim),
+      NULL },
+
+    { ngx_string("session_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_jwt_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_str_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, jwt.issuer),
+      NULL },
+
+    { ngx_string("session_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_jwt_audience,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, jwt.leeway),
+      NULL },
+
+    { ngx_string("session_jwt_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, jwt.token),
+      NULL },
+
+    { ngx_string("session_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -109,8 +172,8 @@ static ngx_http_module_t  ngx_http_session_module_ctx = {
     ngx_http_session_add_variables,        /* preconfiguration */
     ngx_http_session_init,                 /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_session_create_main_conf,     /* create main configuration */
+    ngx_http_session_init_main_conf,       /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -127,10 +190,10 @@ ngx_module_t  ngx_http_session_module = {
     NGX_HTTP_MODULE,                       /* module type */
     NULL,                                  /* init master */
     ngx_http_session_init_module,          /* init module */
-    NULL,                                  /* init process */
+    ngx_http_session_init_process,         /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
-    NULL,                                  /* exit process */
+    ngx_http_session_exit_process,         /* exit process */
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
@@ -144,6 +207,14 @@ static ngx_http_variable_t  ngx_http_session_vars[] = {
 
     { ngx_string("session_result_status"), NULL,
       ngx_http_session_status_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("session_jwt_claim_"), NULL,
+      ngx_http_session_jwt_claim_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("session_jwt_error"), NULL,
+      ngx_http_session_jwt_error_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -183,31 +254,30 @@ static ngx_str_t  ngx_http_session_etag = ngx_string("ETag");
 
 
 /*
- * The access phase checks the method first, so that a caller learns
- * nothing about its token from a wrong method (SPEC 3: 405 before 401).
+ * The access phase checks the method first (SPEC 3: 405 before 401), then
+ * the token.  A refusal is answered here, in JSON, and ends the phases.
  */
 
 static ngx_int_t
 ngx_http_session_access_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                     rc;
     ngx_http_session_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
-    if (slcf->upstream.upstream == NULL
-        || (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    if (slcf->upstream.upstream
+        && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
     {
+        ngx_http_finalize_request(r, ngx_http_session_send_error(r,
+                                                       NGX_HTTP_NOT_ALLOWED));
+        return NGX_DONE;
+    }
+
+    if (!slcf->jwt.enabled) {
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_session_send_error(r, NGX_HTTP_NOT_ALLOWED);
-
-    /* the response is complete: end the phases here */
-
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    return ngx_http_session_jwt_access(r, slcf);
 }
 
 
@@ -292,6 +362,12 @@ ngx_http_session_respond(ngx_http_request_t *r)
     switch (ctx->outcome) {
 
     case NGX_HTTP_SESSION_FOUND:
+        if (!ngx_http_session_owner_matches(r, ctx)) {
+            /* another tenant's session is, to this caller, no session */
+            rc = ngx_http_session_send_error(r, NGX_HTTP_NOT_FOUND);
+            break;
+        }
+
         rc = ngx_http_session_send_found(r, ctx);
         break;
 
@@ -317,6 +393,37 @@ ngx_http_session_respond(ngx_http_request_t *r)
     }
 
     ngx_http_finalize_request(r, rc);
+}
+
+
+/* byte for byte (SPEC 3.2); fails closed when no owner was established */
+
+static ngx_int_t
+ngx_http_session_owner_matches(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    ngx_session_str_t            *owner;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (slcf->jwt.owner_claim.len == 0) {
+        return 1;
+    }
+
+    owner = &ctx->data.fields[NGX_SESSION_OWNER];
+
+    if (ctx->owner.data == NULL
+        || owner->data == NULL
+        || owner->len != ctx->owner.len
+        || ngx_memcmp(owner->data, ctx->owner.data, owner->len) != 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session result: owner does not match");
+        return 0;
+    }
+
+    return 1;
 }
 
 
@@ -417,11 +524,9 @@ ngx_http_session_set_etag(ngx_http_request_t *r, u_char *body, size_t len)
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_session_send_error(ngx_http_request_t *r, ngx_uint_t status)
 {
-    size_t                     len;
-    u_char                    *body, *p;
     ngx_http_session_error_t  *err;
 
     switch (status) {
@@ -464,16 +569,32 @@ ngx_http_session_send_error(ngx_http_request_t *r, ngx_uint_t status)
         break;
     }
 
+    return ngx_http_session_send_error_text(r, status, &err->error,
+                                            &err->description);
+}
+
+
+ngx_int_t
+ngx_http_session_send_error_text(ngx_http_request_t *r, ngx_uint_t status,
+    ngx_str_t *error, ngx_str_t *description)
+{
+    size_t   len;
+    u_char  *body, *p;
+
     len = sizeof("{\"error\":\"\",\"error_description\":\"\"}") - 1
-          + err->error.len + err->description.len;
+          + error->len
+          + description->len
+          + ngx_escape_json(NULL, description->data, description->len);
 
     body = ngx_pnalloc(r->pool, len);
     if (body == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_sprintf(body, "{\"error\":\"%V\",\"error_description\":\"%V\"}",
-                    &err->error, &err->description);
+    p = ngx_sprintf(body, "{\"error\":\"%V\",\"error_description\":\"",
+                    error);
+    p = (u_char *) ngx_escape_json(p, description->data, description->len);
+    p = ngx_cpymem(p, "\"}", 2);
 
     return ngx_http_session_send(r, status, body, p - body);
 }
@@ -536,7 +657,7 @@ ngx_http_session_send(ngx_http_request_t *r, ngx_uint_t status, u_char *body,
 }
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_session_add_header(ngx_http_request_t *r, ngx_str_t *name,
     ngx_str_t *value, ngx_table_elt_t **out)
 {
@@ -559,7 +680,7 @@ ngx_http_session_add_header(ngx_http_request_t *r, ngx_str_t *name,
 }
 
 
-static ngx_http_session_ctx_t *
+ngx_http_session_ctx_t *
 ngx_http_session_get_ctx(ngx_http_request_t *r)
 {
     ngx_http_session_ctx_t  *ctx;
@@ -649,6 +770,45 @@ ngx_http_session_init_module(ngx_cycle_t *cycle)
 }
 
 
+/* the cache of verified tokens is per worker: no locks, no sharing */
+
+static ngx_int_t
+ngx_http_session_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
+
+    if (smcf == NULL || smcf->jwt_cache_size == 0) {
+        return NGX_OK;
+    }
+
+    smcf->jwt_cache = ngx_session_jwt_cache_create(smcf->jwt_cache_size);
+
+    if (smcf->jwt_cache == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "session jwt: cannot allocate the token cache");
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
+
+    if (smcf && smcf->jwt_cache) {
+        ngx_session_jwt_cache_free(smcf->jwt_cache);
+        smcf->jwt_cache = NULL;
+    }
+}
+
+
 static ngx_int_t
 ngx_http_session_add_variables(ngx_conf_t *cf)
 {
@@ -688,6 +848,33 @@ ngx_http_session_init(ngx_conf_t *cf)
 
 
 static void *
+ngx_http_session_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_main_conf_t));
+    if (smcf == NULL) {
+        return NULL;
+    }
+
+    smcf->jwt_cache_size = NGX_CONF_UNSET;
+
+    return smcf;
+}
+
+
+static char *
+ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_session_main_conf_t *smcf = conf;
+
+    ngx_conf_init_value(smcf->jwt_cache_size, 1024);
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
 ngx_http_session_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_session_loc_conf_t  *conf;
@@ -709,6 +896,8 @@ ngx_http_session_create_loc_conf(ngx_conf_t *cf)
     conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
     conf->pretty = NGX_CONF_UNSET;
+
+    ngx_http_session_jwt_create_conf(&conf->jwt);
 
     /*
      * Fixed upstream settings: the reply is parsed whole in memory and
@@ -756,7 +945,23 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->pretty, prev->pretty, 0);
 
+    if (ngx_http_session_jwt_merge_conf(cf, &prev->jwt, &conf->jwt)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     /* the endpoint itself is not inherited: only where it is named */
+
+    if (conf->upstream.upstream
+        && conf->jwt.owner_claim.len
+        && !conf->jwt.enabled)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_result_owner_claim\" needs "
+                           "\"session_jwt\" in the same location");
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

@@ -1,0 +1,741 @@
+
+/*
+ * Bearer JWT in the access phase: the session_jwt* directives, the token's
+ * source, the 401/403 responses, the owner claim, and the claim variables.
+ * Verification itself is ngx_session_jwt.c.
+ */
+
+
+#include "ngx_http_session_module.h"
+
+
+#define NGX_HTTP_SESSION_BEARER  "Bearer"
+
+
+static ngx_int_t ngx_http_session_jwt_token(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token);
+static json_t *ngx_http_session_jwt_verify(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error);
+static ngx_int_t ngx_http_session_jwt_owner(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_jwt_deny(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_uint_t status, const char *error,
+    const char *description);
+static void ngx_http_session_jwt_claims_cleanup(void *data);
+static ngx_int_t ngx_http_session_jwt_claim_text(ngx_http_request_t *r,
+    json_t *value, ngx_str_t *text);
+static char *ngx_http_session_jwt_policy(ngx_conf_t *cf,
+    ngx_http_session_jwt_conf_t *jcf);
+static void ngx_http_session_jwt_keyset_cleanup(void *data);
+
+
+static ngx_str_t  ngx_http_session_www_authenticate =
+    ngx_string("WWW-Authenticate");
+
+
+ngx_int_t
+ngx_http_session_jwt_access(ngx_http_request_t *r,
+    ngx_http_session_loc_conf_t *slcf)
+{
+    json_t                       *claims;
+    ngx_int_t                     rc;
+    ngx_str_t                     token;
+    const char                   *error;
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_session_ctx_t       *ctx;
+    ngx_http_session_jwt_conf_t  *jcf;
+
+    jcf = &slcf->jwt;
+
+    ctx = ngx_http_session_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_session_jwt_token(r, jcf, &token);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_DECLINED) {
+        ctx->jwt_error = "no token";
+        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
+                                         NULL, NULL);
+    }
+
+    claims = ngx_http_session_jwt_verify(r, jcf, &token, &error);
+
+    if (claims == NULL) {
+        if (error == NULL) {
+            return NGX_ERROR;
+        }
+
+        ctx->jwt_error = error;
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session jwt: token refused: %s", error);
+
+        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
+                                         "invalid_token", error);
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        json_decref(claims);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_http_session_jwt_claims_cleanup;
+    cln->data = claims;
+
+    ctx->claims = claims;
+
+    if (slcf->upstream.upstream && jcf->owner_claim.len) {
+        return ngx_http_session_jwt_owner(r, jcf, ctx);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * NGX_OK with the token, NGX_DECLINED for "no token": no header, another
+ * scheme, or an empty session_jwt_token value.
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_token(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token)
+{
+    size_t            n;
+    ngx_table_elt_t  *h;
+
+    if (jcf->token) {
+        if (ngx_http_complex_value(r, jcf->token, token) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return token->len ? NGX_OK : NGX_DECLINED;
+    }
+
+    h = r->headers_in.authorization;
+
+    if (h == NULL) {
+        return NGX_DECLINED;
+    }
+
+    n = sizeof(NGX_HTTP_SESSION_BEARER) - 1;
+
+    if (h->value.len < n
+        || ngx_strncasecmp(h->value.data, (u_char *) NGX_HTTP_SESSION_BEARER,
+                           n)
+           != 0
+        || (h->value.len > n && h->value.data[n] != ' '))
+    {
+        return NGX_DECLINED;
+    }
+
+    /* a bare "Bearer" is a token, an empty one: refused as malformed */
+
+    n = ngx_min(h->value.len, n + 1);
+
+    token->data = h->value.data + n;
+    token->len = h->value.len - n;
+
+    return NGX_OK;
+}
+
+
+/* a verified token's claims (a new reference), from the cache if there */
+
+static json_t *
+ngx_http_session_jwt_verify(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error)
+{
+    json_t                        *claims;
+    int64_t                        exp;
+    ngx_session_jwt_cache_t       *cache;
+    ngx_http_session_main_conf_t  *smcf;
+
+    *error = NULL;
+
+    /* refused before even a hash is taken of it */
+
+    if (token->len > NGX_SESSION_JWT_MAX_TOKEN) {
+        *error = "token too large";
+        return NULL;
+    }
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    cache = smcf->jwt_cache;
+
+    if (cache) {
+        claims = ngx_session_jwt_cache_get(cache, &jcf->policy,
+                                           (char *) token->data, token->len,
+                                           ngx_time());
+        if (claims) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session jwt: cached token");
+            return claims;
+        }
+    }
+
+    if (ngx_session_jwt_verify(&jcf->policy, (char *) token->data, token->len,
+                               ngx_time(), &claims, &exp, error)
+        != NGX_SESSION_OK)
+    {
+        if (*error == NULL) {
+            *error = "token refused";
+        }
+
+        return NULL;
+    }
+
+    if (cache) {
+        ngx_session_jwt_cache_put(cache, &jcf->policy, (char *) token->data,
+                                  token->len, exp, claims);
+    }
+
+    return claims;
+}
+
+
+/*
+ * The tenant the token speaks for.  SPEC 3.2: a string as is, an integer in
+ * decimal; any other type counts as missing.
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_owner(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_ctx_t *ctx)
+{
+    json_t  *value;
+
+    value = json_object_getn(ctx->claims, (char *) jcf->owner_claim.data,
+                             jcf->owner_claim.len);
+
+    if (value == NULL || !(json_is_string(value) || json_is_integer(value))) {
+        ctx->jwt_error = "owner claim missing";
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session jwt: token has no usable \"%V\" claim",
+                      &jcf->owner_claim);
+
+        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_FORBIDDEN,
+                                         "insufficient_scope",
+                                         "the token does not name an owner");
+    }
+
+    if (ngx_http_session_jwt_claim_text(r, value, &ctx->owner) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * 401 and 403 with WWW-Authenticate (RFC 6750 3): no error attribute when
+ * no token was presented.  The response is sent here and the phases end.
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_deny(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_uint_t status, const char *error,
+    const char *description)
+{
+    size_t     len;
+    u_char    *p;
+    ngx_str_t  value, code, text;
+
+    len = sizeof("Bearer realm=\"\"") - 1 + jcf->realm.len;
+
+    if (error) {
+        len += sizeof(", error=\"\"") - 1 + ngx_strlen(error);
+    }
+
+    if (description) {
+        len += sizeof(", error_description=\"\"") - 1
+               + ngx_strlen(description);
+    }
+
+    value.data = ngx_pnalloc(r->pool, len);
+    if (value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    /* realm and texts hold no quote or backslash: checked or static */
+
+    p = ngx_sprintf(value.data, "Bearer realm=\"%V\"", &jcf->realm);
+
+    if (error) {
+        p = ngx_sprintf(p, ", error=\"%s\"", error);
+    }
+
+    if (description) {
+        p = ngx_sprintf(p, ", error_description=\"%s\"", description);
+    }
+
+    value.len = p - value.data;
+
+    if (ngx_http_session_add_header(r, &ngx_http_session_www_authenticate,
+                                    &value, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (error == NULL) {
+        ngx_str_set(&code, "unauthorized");
+        ngx_str_set(&text, "a bearer token is required");
+
+    } else {
+        code.data = (u_char *) error;
+        code.len = ngx_strlen(error);
+        text.data = (u_char *) description;
+        text.len = ngx_strlen(description);
+    }
+
+    ngx_http_finalize_request(r, ngx_http_session_send_error_text(r, status,
+                                                                 &code, &text));
+    return NGX_DONE;
+}
+
+
+static void
+ngx_http_session_jwt_claims_cleanup(void *data)
+{
+    json_decref(data);
+}
+
+
+ngx_int_t
+ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t *name = (ngx_str_t *) data;
+
+    json_t                  *value;
+    ngx_str_t                text;
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+
+    if (ctx == NULL || ctx->claims == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    value = json_object_getn(ctx->claims,
+                             (char *) name->data
+                             + sizeof("session_jwt_claim_") - 1,
+                             name->len - (sizeof("session_jwt_claim_") - 1));
+
+    if (value == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    if (ngx_http_session_jwt_claim_text(r, value, &text) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    v->len = text.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = text.data;
+
+    return NGX_OK;
+}
+
+
+/* strings as is, integers in decimal, anything else as compact JSON */
+
+static ngx_int_t
+ngx_http_session_jwt_claim_text(ngx_http_request_t *r, json_t *value,
+    ngx_str_t *text)
+{
+    char  *json;
+
+    if (json_is_string(value)) {
+        text->data = (u_char *) json_string_value(value);
+        text->len = json_string_length(value);
+        return NGX_OK;
+    }
+
+    if (json_is_integer(value)) {
+        text->data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        text->len = ngx_sprintf(text->data, "%L",
+                                (int64_t) json_integer_value(value))
+                    - text->data;
+        return NGX_OK;
+    }
+
+    json = json_dumps(value, JSON_COMPACT|JSON_ENCODE_ANY);
+    if (json == NULL) {
+        return NGX_ERROR;
+    }
+
+    text->len = ngx_strlen(json);
+    text->data = ngx_pnalloc(r->pool, text->len);
+
+    if (text->data) {
+        ngx_memcpy(text->data, json, text->len);
+    }
+
+    free(json);
+
+    return text->data ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+
+    if (ctx == NULL || ctx->jwt_error == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ngx_strlen(ctx->jwt_error);
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) ctx->jwt_error;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_session_jwt_create_conf(ngx_http_session_jwt_conf_t *jcf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     jcf->realm = { 0, NULL };
+     *     jcf->keys = NULL;
+     *     jcf->issuer = { 0, NULL };
+     *     jcf->owner_claim = { 0, NULL };
+     *     jcf->policy = { 0 };
+     */
+
+    jcf->enabled = NGX_CONF_UNSET;
+    jcf->algorithms = NGX_CONF_UNSET_UINT;
+    jcf->audiences = NGX_CONF_UNSET_PTR;
+    jcf->leeway = NGX_CONF_UNSET;
+    jcf->token = NGX_CONF_UNSET_PTR;
+}
+
+
+char *
+ngx_http_session_jwt_merge_conf(ngx_conf_t *cf,
+    ngx_http_session_jwt_conf_t *prev, ngx_http_session_jwt_conf_t *conf)
+{
+    if (conf->enabled == NGX_CONF_UNSET) {
+        conf->enabled = prev->enabled;
+        conf->realm = prev->realm;
+    }
+
+    ngx_conf_merge_value(conf->enabled, prev->enabled, 0);
+
+    /* array-directive inheritance: a level naming key files replaces all */
+
+    if (conf->keys == NULL) {
+        conf->keys = prev->keys;
+    }
+
+    ngx_conf_merge_uint_value(conf->algorithms, prev->algorithms,
+                              NGX_SESSION_ALG_ALL);
+    ngx_conf_merge_str_value(conf->issuer, prev->issuer, "");
+    ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
+    ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
+    ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+    ngx_conf_merge_str_value(conf->owner_claim, prev->owner_claim, "");
+
+    if (!conf->enabled) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_jwt\" needs \"session_jwt_key_file\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_session_jwt_policy(cf, conf);
+}
+
+
+/* the verifier's view of the configuration, prepared once */
+
+static char *
+ngx_http_session_jwt_policy(ngx_conf_t *cf, ngx_http_session_jwt_conf_t *jcf)
+{
+    ngx_uint_t    i;
+    ngx_str_t    *aud;
+    const char  **names;
+
+    jcf->policy.keys = jcf->keys;
+    jcf->policy.algorithms = jcf->algorithms;
+    jcf->policy.issuer = jcf->issuer.len ? (char *) jcf->issuer.data : NULL;
+    jcf->policy.leeway = jcf->leeway;
+
+    if (jcf->audiences == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    names = ngx_palloc(cf->pool, jcf->audiences->nelts * sizeof(char *));
+    if (names == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    aud = jcf->audiences->elts;
+
+    for (i = 0; i < jcf->audiences->nelts; i++) {
+        names[i] = (char *) aud[i].data;    /* NUL-terminated by the parser */
+    }
+
+    jcf->policy.audiences = names;
+    jcf->policy.naudiences = jcf->audiences->nelts;
+
+    return NGX_CONF_OK;
+}
+
+
+/* session_jwt realm | off */
+
+char *
+ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    u_char     *p;
+    ngx_str_t  *value;
+
+    if (slcf->jwt.enabled != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        slcf->jwt.enabled = 0;
+        return NGX_CONF_OK;
+    }
+
+    /* the realm goes into a quoted-string as is */
+
+    for (p = value[1].data; p < value[1].data + value[1].len; p++) {
+        if (*p == '"' || *p == '\\' || *p < 0x20 || *p == 0x7f) {
+            return "has a realm with a quote, backslash or control character";
+        }
+    }
+
+    slcf->jwt.enabled = 1;
+    slcf->jwt.realm = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    char                 err[256];
+    ngx_str_t           *value, path;
+    ngx_pool_cleanup_t  *cln;
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (slcf->jwt.keys == NULL) {
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        slcf->jwt.keys = ngx_session_keyset_create();
+        if (slcf->jwt.keys == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        cln->handler = ngx_http_session_jwt_keyset_cleanup;
+        cln->data = slcf->jwt.keys;
+    }
+
+    /* read at configuration time, never per request */
+
+    if (ngx_session_keyset_load_file(slcf->jwt.keys, (char *) path.data, err,
+                                     sizeof(err))
+        != NGX_SESSION_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid key file \"%V\": %s", &path, err);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static void
+ngx_http_session_jwt_keyset_cleanup(void *data)
+{
+    ngx_session_keyset_free(data);
+}
+
+
+char *
+ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    unsigned     bit;
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (slcf->jwt.algorithms != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    slcf->jwt.algorithms = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        bit = ngx_session_jwt_alg_bit((char *) value[i].data, value[i].len);
+
+        if (bit == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "algorithm \"%V\" cannot be allowed: "
+                               "use HS256, HS384, HS512, RS256, RS384, RS512, "
+                               "ES256, ES384 or ES512", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        slcf->jwt.algorithms |= bit;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* session_jwt_audience name ... | off */
+
+char *
+ngx_http_session_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_loc_conf_t *slcf = conf;
+
+    ngx_str_t   *value, *aud;
+    ngx_uint_t   i;
+
+    if (slcf->jwt.audiences != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
+        slcf->jwt.audiences = NULL;
+        return NGX_CONF_OK;
+    }
+
+    slcf->jwt.audiences = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                           sizeof(ngx_str_t));
+    if (slcf->jwt.audiences == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        aud = ngx_array_push(slcf->jwt.audiences);
+        if (aud == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *aud = value[i];
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a string directive whose "off" switches it off in an inner level */
+
+char *
+ngx_http_session_jwt_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(field, "");
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len == 0) {
+        return "takes a non-empty value or \"off\"";
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* session_jwt_cache entries | off */
+
+char *
+ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_main_conf_t *smcf = conf;
+
+    ngx_str_t  *value;
+
+    if (smcf->jwt_cache_size != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        smcf->jwt_cache_size = 0;
+        return NGX_CONF_OK;
+    }
+
+    smcf->jwt_cache_size = ngx_atoi(value[1].data, value[1].len);
+
+    if (smcf->jwt_cache_size == NGX_ERROR || smcf->jwt_cache_size < 4) {
+        return "takes a number of entries (4 or more) or \"off\"";
+    }
+
+    return NGX_CONF_OK;
+}
