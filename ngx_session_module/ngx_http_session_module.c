@@ -328,22 +328,23 @@ ngx_http_session_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_request_id(ngx_http_request_t *r, ngx_str_t *id)
 {
+    u_char                    *p;
+    size_t                     len;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
 
-    if (r->uri.len < clcf->name.len) {
-        return NGX_DECLINED;
-    }
+    p = r->uri.data + clcf->name.len;
+    len = (r->uri.len > clcf->name.len) ? r->uri.len - clcf->name.len : 0;
 
-    id->data = r->uri.data + clcf->name.len;
-    id->len = r->uri.len - clcf->name.len;
-
-    if (!ngx_session_request_id_valid(id->data, id->len)) {
+    if (!ngx_session_request_id_valid(p, len)) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "session result: malformed request_id");
         return NGX_DECLINED;
     }
+
+    id->data = p;
+    id->len = len;
 
     return NGX_OK;
 }

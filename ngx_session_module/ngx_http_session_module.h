@@ -69,7 +69,8 @@ typedef struct {
     /* the current store attempt; reset when nginx tries the next server */
     ngx_session_reply_t         reply;
     ngx_session_data_t          data;
-    unsigned                    reply_seen:1;
+
+    unsigned                    reply_seen:1;  /* by any attempt */
 
     unsigned                    done:1;
 

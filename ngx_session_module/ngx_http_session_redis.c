@@ -112,7 +112,7 @@ ngx_http_session_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 /*
  * nginx reports every upstream failure as 502 or 504.  SPEC tells the
  * store being unreachable (503) from the store answering badly (502): a
- * store that sent any byte of this attempt answered.
+ * store that sent any byte, to this or an earlier try, answered.
  */
 
 static ngx_http_session_outcome_e
@@ -197,8 +197,6 @@ ngx_http_session_reply_start(ngx_http_request_t *r,
     ngx_http_session_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
-
-    ctx->reply_seen = 0;
 
     ngx_session_reply_init(&ctx->reply, &ctx->data, slcf->upstream.buffer_size,
                            ngx_http_session_palloc, r->pool);
