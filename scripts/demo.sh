@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: starts redis-server and nginx (with the module) on loopback ports
 # of their own, stores the published example with the project's writer,
-# fetches it, and stops what it started.
+# makes an RS256 key (as an identity provider would) and mints tokens with
+# it, fetches the session with a token and without, and stops what it
+# started.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -43,6 +45,11 @@ redis-server --bind 127.0.0.1 --port "$redis_port" --save '' \
 redis_pid=$!
 wait_port "$redis_port"
 
+echo "== an RS256 key, published as a JWKS, as an identity provider does"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+    -out "$tmp/idp-private.pem" 2>/dev/null
+"$top/scripts/jwt-tool" jwks "$tmp/idp-private.pem" --kid demo-1 > "$tmp/jwks.json"
+
 mkdir -p "$tmp/logs"
 sed -e "s|%%MODULE%%|$module|" -e "s|%%TMP%%|$tmp|g" \
     -e "s|%%REDIS_PORT%%|$redis_port|" -e "s|%%HTTP_PORT%%|$http_port|" \
@@ -55,6 +62,20 @@ wait_port "$http_port"
 echo "== storing the published example with writer/session-store"
 "$top/writer/session-store" -p "$redis_port" --owner client-a "$fixture"
 
-echo "== GET /api/session/result/$id"
-curl -sS -i "http://127.0.0.1:$http_port/api/session/result/$id"
+url="http://127.0.0.1:$http_port/api/session/result/$id"
+mint() {
+    "$top/scripts/jwt-tool" mint "$tmp/idp-private.pem" --kid demo-1 \
+        --claim aud=vx-api --claim sub="$1"
+}
+
+echo "== GET with a token for client-a, the session's owner"
+curl -sS -i -H "Authorization: Bearer $(mint client-a)" "$url"
+echo
+echo
+echo "== GET without a token"
+curl -sS -i "$url"
+echo
+echo
+echo "== GET with a token for client-b, another tenant"
+curl -sS -i -H "Authorization: Bearer $(mint client-b)" "$url"
 echo
