@@ -136,16 +136,31 @@ int
 ngx_session_keyset_load_file(ngx_session_keyset_t *ks, const char *path,
     char *err, size_t errlen)
 {
-    int                      rc;
-    size_t                   i, len, skip;
-    unsigned char           *buf;
-    ngx_session_jwk_load_t   ld;
+    int             rc;
+    size_t          len;
+    unsigned char  *buf;
 
     if (ngx_session_read_file(path, &buf, &len, err, errlen)
         != NGX_SESSION_OK)
     {
         return NGX_SESSION_ERROR;
     }
+
+    rc = ngx_session_keyset_load(ks, buf, len, err, errlen);
+
+    free(buf);
+
+    return rc;
+}
+
+
+int
+ngx_session_keyset_load(ngx_session_keyset_t *ks, const unsigned char *buf,
+    size_t len, char *err, size_t errlen)
+{
+    int                      rc;
+    size_t                   i, skip;
+    ngx_session_jwk_load_t   ld;
 
     memset(&ld, 0, sizeof(ngx_session_jwk_load_t));
     ld.err = err;
@@ -173,8 +188,6 @@ ngx_session_keyset_load_file(ngx_session_keyset_t *ks, const char *path,
         snprintf(err, errlen, "neither a JWK, a JWKS nor a PEM public key");
         rc = NGX_SESSION_ERROR;
     }
-
-    free(buf);
 
     /* the queue is per thread: leave nothing for nginx's SSL code to find */
     ERR_clear_error();

@@ -48,6 +48,10 @@ void ngx_session_keyset_free(ngx_session_keyset_t *ks);
 int ngx_session_keyset_load_file(ngx_session_keyset_t *ks, const char *path,
     char *err, size_t errlen);
 
+/* the same, from a file's contents (len bytes, not NUL-terminated) */
+int ngx_session_keyset_load(ngx_session_keyset_t *ks,
+    const unsigned char *buf, size_t len, char *err, size_t errlen);
+
 size_t ngx_session_keyset_count(const ngx_session_keyset_t *ks);
 
 
