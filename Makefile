@@ -12,9 +12,15 @@ UNIT_CC    ?= cc
 UNIT_FLAGS ?= -std=gnu99 -g -O1 -Wall -Wextra -Werror -Ingx_session_module
 
 SOURCES    := $(wildcard ngx_session_module/*.c ngx_session_module/*.h)
+
+FUZZ_CC    ?= clang
+FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined \
+              -fno-sanitize-recover=undefined -Ingx_session_module
+FUZZ_TIME  ?= 60
+FUZZERS    := resp json syntax keys token
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt
 
-.PHONY: all deps test unit demo test-valgrind clean
+.PHONY: all deps test unit demo test-valgrind fuzz fuzz-smoke clean
 
 all: $(MODULE)
 
@@ -51,9 +57,40 @@ $(BUILD)/unit/test_jwt: t/unit/test_jwt.c t/unit/tap.h $(SOURCES)
 
 unit: $(UNIT_TESTS)
 
+# libFuzzer targets (clang 14) for every parser of outside bytes
+FUZZ_SRC_resp   := ngx_session_resp.c ngx_session_data.c
+FUZZ_SRC_json   := ngx_session_json.c ngx_session_data.c
+FUZZ_SRC_syntax := ngx_session_json.c ngx_session_data.c
+FUZZ_SRC_keys   := ngx_session_jwk.c ngx_session_jwt.c ngx_session_data.c
+FUZZ_SRC_token  := ngx_session_jwk.c ngx_session_jwt.c ngx_session_data.c
+FUZZ_LIBS       := -ljwt -ljansson -lcrypto
+
+$(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< \
+	    $(addprefix ngx_session_module/,$(FUZZ_SRC_$*)) $(FUZZ_LIBS)
+
+# each target runs FUZZ_TIME seconds from the checked-in seeds; anything
+# found is left as build/fuzz/crash-* and fails the run
+fuzz: $(addprefix $(BUILD)/fuzz/fuzz_,$(FUZZERS))
+	@set -e; for f in $(FUZZERS); do \
+	    mkdir -p $(BUILD)/fuzz/corpus-$$f; \
+	    echo "fuzz_$$f: $(FUZZ_TIME) s"; \
+	    $(BUILD)/fuzz/fuzz_$$f -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	        -rss_limit_mb=2048 -print_final_stats=0 \
+	        -artifact_prefix=$(BUILD)/fuzz/ \
+	        $(BUILD)/fuzz/corpus-$$f t/fuzz/corpus/$$f 2>$(BUILD)/fuzz/$$f.log \
+	    || { tail -40 $(BUILD)/fuzz/$$f.log; exit 1; }; \
+	    grep -h "^#.*DONE\|Done" $(BUILD)/fuzz/$$f.log | tail -1; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_TIME=20
+
 test: deps all unit
 	prove --exec '' $(UNIT_TESTS)
 	prove t/
+	$(MAKE) fuzz-smoke
 
 test-valgrind: deps all unit
 	prove --exec 'valgrind -q --leak-check=full --error-exitcode=99' \

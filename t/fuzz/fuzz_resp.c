@@ -1,0 +1,100 @@
+
+/*
+ * The store reply parser, fed the input in pieces: the first two bytes
+ * choose the read boundaries, the rest is the reply.  Every split must give
+ * the result of the whole, as process_header sees the buffer grow.
+ */
+
+
+#include <string.h>
+
+#include "ngx_session_resp.h"
+#include "fuzz.h"
+
+
+static int
+fuzz_parse(const uint8_t *data, size_t size, unsigned step,
+    ngx_session_data_t *out, size_t *consumed, fuzz_pool_t *pool)
+{
+    int                  rc;
+    size_t               len;
+    ngx_session_reply_t  rp;
+
+    ngx_session_reply_init(&rp, out, 4096, fuzz_alloc, pool);
+
+    rc = NGX_SESSION_AGAIN;
+
+    for (len = step ? 0 : size; ; len += step) {
+        if (len > size) {
+            len = size;
+        }
+
+        rc = ngx_session_reply_parse(&rp, data, len, consumed);
+
+        if (rc != NGX_SESSION_AGAIN || len == size) {
+            break;
+        }
+    }
+
+    return rc;
+}
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    int                     rc1, rc2;
+    size_t                  c1, c2, pos, i;
+    const char             *error;
+    fuzz_pool_t             pool = { 0 };
+    ngx_session_data_t      whole, split;
+    ngx_session_resp_elt_t  elt;
+
+    if (size < 2) {
+        return 0;
+    }
+
+    rc1 = fuzz_parse(data + 2, size - 2, 0, &whole, &c1, &pool);
+    rc2 = fuzz_parse(data + 2, size - 2, 1 + data[0] % 64, &split, &c2,
+                     &pool);
+
+    if (rc1 != rc2) {
+        abort();
+    }
+
+    if (rc1 == NGX_SESSION_OK) {
+        if (c1 != c2 || whole.hash_len != split.hash_len
+            || whole.nstops != split.nstops)
+        {
+            abort();
+        }
+
+        for (i = 0; i < NGX_SESSION_NFIELDS; i++) {
+            if (whole.fields[i].len != split.fields[i].len
+                || (whole.fields[i].data == NULL)
+                   != (split.fields[i].data == NULL))
+            {
+                abort();
+            }
+        }
+    }
+
+    /* the framing alone, element after element */
+
+    for (pos = 2; pos < size; pos += elt.size) {
+        if (ngx_session_resp_next(data + pos, size - pos, data[1] * 16u,
+                                  &elt, &error)
+            != NGX_SESSION_OK)
+        {
+            break;
+        }
+
+        if (elt.size == 0 || elt.size > size - pos) {
+            abort();
+        }
+    }
+
+    fuzz_pool_free(&pool);
+
+    return 0;
+}
