@@ -20,7 +20,7 @@ FUZZ_TIME  ?= 60
 FUZZERS    := resp json syntax keys token
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt
 
-.PHONY: all deps test unit demo test-valgrind fuzz fuzz-smoke clean
+.PHONY: all deps test unit demo test-valgrind test-asan fuzz fuzz-smoke clean
 
 all: $(MODULE)
 
@@ -96,6 +96,30 @@ test-valgrind: deps all unit
 	prove --exec 'valgrind -q --leak-check=full --error-exitcode=99' \
 	    $(UNIT_TESTS)
 	TEST_NGINX_VALGRIND=1 prove t/
+
+# the module built with ASan + UBSan into build/asan/, then the whole of t/
+ASAN_BUILD := $(BUILD)/asan
+ASAN_OPT   := -g -O1 -fPIC -fno-omit-frame-pointer -Wall -Wextra -Werror \
+              -fsanitize=address,undefined -fno-sanitize-recover=undefined
+
+$(ASAN_BUILD)/nginx/objs/Makefile: config
+	rm -rf $(ASAN_BUILD)/nginx
+	mkdir -p $(ASAN_BUILD)
+	cp -r $(NGX_SRC) $(ASAN_BUILD)/nginx
+	cd $(ASAN_BUILD)/nginx && . ./conf_flags && \
+	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(ASAN_OPT)" \
+	    --with-ld-opt="-fsanitize=address,undefined" \
+	    --add-dynamic-module=$(CURDIR) > configure.log
+
+$(ASAN_BUILD)/ngx_http_session_module.so: $(ASAN_BUILD)/nginx/objs/Makefile \
+        $(SOURCES)
+	$(MAKE) -s -C $(ASAN_BUILD)/nginx -f objs/Makefile modules
+	cp $(ASAN_BUILD)/nginx/objs/ngx_http_session_module.so $@
+
+test-asan: deps $(ASAN_BUILD)/ngx_http_session_module.so
+	TEST_NGINX_ASAN=1 \
+	TEST_NGINX_MODULE=$(CURDIR)/$(ASAN_BUILD)/ngx_http_session_module.so \
+	    prove t/
 
 demo: deps all
 	scripts/demo.sh

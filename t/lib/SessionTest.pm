@@ -141,7 +141,29 @@ my (@LIVE, $TMP, %USED_PORTS, $SEQ);
 $SIG{PIPE} = 'IGNORE';
 
 sub repo_root { abs_path(dirname(__FILE__) . '/../..') }
-sub module_path { repo_root() . '/build/ngx_http_session_module.so' }
+sub module_path {
+    $ENV{TEST_NGINX_MODULE} || repo_root() . '/build/ngx_http_session_module.so'
+}
+
+# TEST_NGINX_ASAN=1: the module was built with AddressSanitizer and
+# UndefinedBehaviorSanitizer (make test-asan); Debian's nginx is not, so the
+# runtime is preloaded into nginx alone, and every report goes to a file
+# that error_log_clean() looks for
+sub _asan_env {
+    my ($dir) = @_;
+    return () unless $ENV{TEST_NGINX_ASAN};
+    my $rt = `gcc -print-file-name=libasan.so`;
+    chomp $rt;
+    # nginx frees little at exit; what it allocates itself is not ours
+    write_file('lsan.supp', join "", map { "leak:$_\n" }
+               qw(ngx_set_environment ngx_alloc ngx_calloc ngx_memalign))
+        unless -f tmpdir() . '/lsan.supp';
+    return (LD_PRELOAD => $rt,
+            ASAN_OPTIONS => "log_path=$dir/asan:detect_leaks=1:"
+                          . "abort_on_error=0:halt_on_error=0",
+            UBSAN_OPTIONS => "log_path=$dir/ubsan:print_stacktrace=1",
+            LSAN_OPTIONS => 'suppressions=' . tmpdir() . '/lsan.supp');
+}
 
 # the published fixtures: ../shared/fixtures beside the checkout (as CI lays
 # it out), else the copies in t/data
@@ -465,6 +487,7 @@ sub start_nginx {
     my @vg = _valgrind($self);
     $self->{valgrind} = @vg > 0;
     my $timeout = $o{timeout} // ($self->{valgrind} ? 60 : $TIMEOUT);
+    local %ENV = (%ENV, _asan_env($dir));
     $self->{pid} = _spawn("$dir/stderr.log", @vg, $NGINX, '-p', "$dir/",
         '-c', "$dir/nginx.conf", '-e', "$dir/error.log");
     push @LIVE, $self;
@@ -489,6 +512,7 @@ sub nginx_t {
     my $pid = open(my $fh, '-|') // die "fork: $!";
     if (!$pid) {
         open STDERR, '>&', \*STDOUT;
+        %ENV = (%ENV, _asan_env($self->{dir}));
         exec $NGINX, '-t', '-p', "$self->{dir}/", '-c', "$self->{dir}/nginx.conf",
              '-e', "$self->{dir}/error.log" or POSIX::_exit(127);
     }
@@ -543,6 +567,15 @@ package SessionTest::Nginx {
         return $s->{exit} if $s->{stopped}++ || !$s->{pid};
         my $wait = $s->{valgrind} ? 60 : 10;
         $s->{exit} = SessionTest::_terminate($s->{pid}, $wait, 'QUIT', 'TERM');
+    }
+
+    sub sanitizer_report {
+        my $s = shift;
+        # a report says ERROR: (ASan, LSan) or runtime error: (UBSan); a
+        # file listing only the suppressions used is no report
+        join '', map { my $t = SessionTest::_slurp($_);
+                       $t =~ /ERROR: |runtime error: / ? "$_:\n$t" : '' }
+            glob "$s->{dir}/asan.* $s->{dir}/ubsan.*";
     }
 
     sub valgrind_report {
@@ -873,6 +906,7 @@ sub error_log_clean {
         (grep { $l =~ $_ } @deny) && !grep { $l =~ $_ } @{ $o{allow} || [] }
     } split /\n/, $ngx->error_log;
     my $vg = $ngx->{valgrind} && $ngx->{stopped} ? $ngx->valgrind_report : '';
+    $vg .= $ngx->sanitizer_report;
     my $ok = Test::More::ok(!@bad && !$vg, $o{name} || 'error log clean');
     Test::More::diag(join "\n", @bad, $vg) unless $ok;
     return $ok;
