@@ -61,6 +61,7 @@ static size_t ngx_session_json_estimate(const ngx_session_data_t *sd,
     int pretty);
 static int ngx_session_json_dump(json_t *root, size_t size, int pretty,
     ngx_session_alloc_pt alloc, void *pool, ngx_session_json_result_t *res);
+static int ngx_session_json_too_deep(const unsigned char *p, size_t len);
 static int ngx_session_number(const unsigned char *p, size_t n);
 static int ngx_session_days_in_month(int year, int month);
 static int64_t ngx_session_days_from_civil(int64_t year, int month,
@@ -267,6 +268,11 @@ ngx_session_json_load(const ngx_session_str_t *s,
     json_t        *value;
     json_error_t   err;
 
+    if (ngx_session_json_too_deep(s->data, s->len)) {
+        res->error = "JSON text nested too deeply";
+        return NULL;
+    }
+
     /* err.text may quote the data: only its code is looked at */
 
     value = json_loadb((const char *) s->data, s->len,
@@ -446,6 +452,60 @@ failed:
  * indentation can make it larger, and then the dump is redone with the
  * exact size.
  */
+
+/*
+ * Stored JSON is parsed, and later dumped, recursively: bound its nesting
+ * well below jansson's own 2048 before parsing.  Brackets inside strings do
+ * not count; whether the text is valid JSON is the parser's business.
+ */
+
+static int
+ngx_session_json_too_deep(const unsigned char *p, size_t len)
+{
+    size_t  i, depth;
+    int     in_string;
+
+    depth = 0;
+    in_string = 0;
+
+    for (i = 0; i < len; i++) {
+
+        if (in_string) {
+            if (p[i] == '\\') {
+                i++;
+
+            } else if (p[i] == '"') {
+                in_string = 0;
+            }
+
+            continue;
+        }
+
+        switch (p[i]) {
+
+        case '"':
+            in_string = 1;
+            break;
+
+        case '[':
+        case '{':
+            if (++depth > NGX_SESSION_JSON_MAX_DEPTH) {
+                return 1;
+            }
+            break;
+
+        case ']':
+        case '}':
+            if (depth) {
+                depth--;
+            }
+            break;
+        }
+    }
+
+    return 0;
+}
+
 
 static size_t
 ngx_session_json_estimate(const ngx_session_data_t *sd, int pretty)

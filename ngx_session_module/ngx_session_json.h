@@ -11,6 +11,10 @@
 #include "ngx_session_data.h"
 
 
+/* deepest nesting of stored JSON text accepted (arrays and objects) */
+#define NGX_SESSION_JSON_MAX_DEPTH  64
+
+
 typedef struct {
     unsigned char         *data;      /* the body, from alloc() */
     size_t                 len;

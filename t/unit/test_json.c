@@ -445,6 +445,63 @@ test_json_field(ngx_session_field_e field, const char *value,
 }
 
 
+static void test_bad_stop(const char *text, const char *name);
+
+
+/* stored JSON nested NGX_SESSION_JSON_MAX_DEPTH deep passes, one more not */
+
+static void
+test_depth(void)
+{
+    int                         rc;
+    char                        deep[2 * NGX_SESSION_JSON_MAX_DEPTH + 64];
+    size_t                      i, n;
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    for (n = NGX_SESSION_JSON_MAX_DEPTH; n <= NGX_SESSION_JSON_MAX_DEPTH + 1;
+         n++)
+    {
+        for (i = 0; i < n; i++) {
+            deep[i] = '[';
+            deep[n + i] = ']';
+        }
+
+        deep[2 * n] = '\0';
+
+        memset(&sd, 0, sizeof(sd));
+        test_set(&sd, NGX_SESSION_DCAMS_PLUS, deep);
+        rc = test_build(&sd, 0, &res);
+
+        if (n == NGX_SESSION_JSON_MAX_DEPTH) {
+            is_int(rc, NGX_SESSION_OK, "nesting %zu deep: accepted", n);
+
+        } else {
+            is_int(rc, NGX_SESSION_ERROR, "nesting %zu deep: refused", n);
+            ok(res.error && strcmp(res.error, "JSON text nested too deeply")
+                            == 0, "nesting: the reason");
+        }
+    }
+
+    /* brackets in strings, escaped quotes included, are text */
+
+    n = snprintf(deep, sizeof(deep), "[\"\\\"");
+    for (i = 0; i < NGX_SESSION_JSON_MAX_DEPTH + 10; i++) {
+        deep[n++] = '[';
+    }
+    snprintf(deep + n, sizeof(deep) - n, "\"]");
+
+    memset(&sd, 0, sizeof(sd));
+    test_set(&sd, NGX_SESSION_ADDITIONAL_DATA, deep);
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK,
+           "brackets inside a string do not nest");
+
+    test_bad_stop("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+                  "[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
+                  "]]]]]]]]]]]]]]]]]]]}", "a stop nested too deeply");
+}
+
+
 static void
 test_stored_shapes(void)
 {
@@ -864,6 +921,7 @@ main(int argc, char **argv)
     test_fields();
     test_request_id_fallback();
     test_stored_shapes();
+    test_depth();
     test_stop_shapes();
     test_durations();
     test_format_duration();
