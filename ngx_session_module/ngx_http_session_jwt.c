@@ -22,6 +22,8 @@ static ngx_int_t ngx_http_session_jwt_deny(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_uint_t status, const char *error,
     const char *description);
 static void ngx_http_session_jwt_claims_cleanup(void *data);
+static json_t *ngx_http_session_jwt_claim(json_t *claims, u_char *name,
+    size_t len);
 static ngx_int_t ngx_http_session_jwt_claim_text(ngx_http_request_t *r,
     json_t *value, ngx_str_t *text);
 static char *ngx_http_session_jwt_policy(ngx_conf_t *cf,
@@ -327,10 +329,11 @@ ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    value = json_object_getn(ctx->claims,
-                             (char *) name->data
-                             + sizeof("session_jwt_claim_") - 1,
-                             name->len - (sizeof("session_jwt_claim_") - 1));
+    value = ngx_http_session_jwt_claim(ctx->claims,
+                                       name->data
+                                       + sizeof("session_jwt_claim_") - 1,
+                                       name->len
+                                       - (sizeof("session_jwt_claim_") - 1));
 
     if (value == NULL) {
         v->not_found = 1;
@@ -348,6 +351,35 @@ ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
     v->data = text.data;
 
     return NGX_OK;
+}
+
+
+/*
+ * nginx lowercases variable names: $session_jwt_claim_tenantid must find
+ * "tenantId".  An exact match wins over a case-insensitive one.
+ */
+
+static json_t *
+ngx_http_session_jwt_claim(json_t *claims, u_char *name, size_t len)
+{
+    json_t      *value, *found;
+    const char  *key;
+
+    found = json_object_getn(claims, (char *) name, len);
+
+    if (found) {
+        return found;
+    }
+
+    json_object_foreach(claims, key, value) {
+        if (ngx_strlen(key) == len
+            && ngx_strncasecmp((u_char *) key, name, len) == 0)
+        {
+            return value;
+        }
+    }
+
+    return NULL;
 }
 
 

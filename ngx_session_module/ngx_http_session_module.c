@@ -5,11 +5,10 @@
  */
 
 
-#include <ngx_sha1.h>
-#include <jansson.h>
-
 #include "ngx_http_session_module.h"
 #include "ngx_session_json.h"
+
+#include <ngx_sha1.h>
 
 
 typedef struct {
@@ -228,6 +227,9 @@ static ngx_http_variable_t  ngx_http_session_vars[] = {
 
 static ngx_http_session_error_t  ngx_http_session_err_400 =
     ngx_http_session_error("invalid_request", "malformed request_id");
+static ngx_http_session_error_t  ngx_http_session_err_body =
+    ngx_http_session_error("invalid_request",
+                           "a request body is not allowed");
 static ngx_http_session_error_t  ngx_http_session_err_404 =
     ngx_http_session_error("not_found", "no such session");
 static ngx_http_session_error_t  ngx_http_session_err_405 =
@@ -284,7 +286,6 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                rc;
     ngx_http_session_ctx_t  *ctx;
 
     if (r != r->main) {
@@ -300,15 +301,7 @@ ngx_http_session_handler(ngx_http_request_t *r)
         return ngx_http_session_fetch_start(r);
     }
 
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return ngx_http_session_send_error(r, NGX_HTTP_NOT_ALLOWED);
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
+    /* the method was checked in the access phase */
 
     ctx = ngx_http_session_get_ctx(r);
     if (ctx == NULL) {
@@ -317,6 +310,17 @@ ngx_http_session_handler(ngx_http_request_t *r)
 
     if (ngx_http_session_request_id(r, &ctx->request_id) != NGX_OK) {
         return ngx_http_session_send_error(r, NGX_HTTP_BAD_REQUEST);
+    }
+
+    /*
+     * A body on GET has no meaning here, and one still arriving while the
+     * store is read would be read by nobody: refuse it, as HTTP allows.
+     */
+
+    if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+        return ngx_http_session_send_error_text(r, NGX_HTTP_BAD_REQUEST,
+                                           &ngx_http_session_err_body.error,
+                                           &ngx_http_session_err_body.description);
     }
 
     return ngx_http_session_fetch(r, ctx);
@@ -365,6 +369,7 @@ ngx_http_session_respond(ngx_http_request_t *r)
     case NGX_HTTP_SESSION_FOUND:
         if (!ngx_http_session_owner_matches(r, ctx)) {
             /* another tenant's session is, to this caller, no session */
+            ctx->outcome = NGX_HTTP_SESSION_NOT_FOUND;
             rc = ngx_http_session_send_error(r, NGX_HTTP_NOT_FOUND);
             break;
         }
@@ -613,6 +618,17 @@ ngx_http_session_send(ngx_http_request_t *r, ngx_uint_t status, u_char *body,
     ngx_int_t     rc;
     ngx_buf_t    *b;
     ngx_chain_t   out;
+
+    /*
+     * A body left unread would be taken for the next request on the
+     * connection: discard it, and answer no "Expect: 100-continue".
+     */
+
+    r->expect_tested = 1;
+
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
 
     if (ngx_http_session_add_header(r, &ngx_http_session_cache_control,
                                     &ngx_http_session_no_store, NULL)
@@ -930,6 +946,8 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_session_loc_conf_t *prev = parent;
     ngx_http_session_loc_conf_t *conf = child;
 
+    ngx_http_core_loc_conf_t  *clcf;
+
     ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
                               prev->upstream.connect_timeout, 1000);
 
@@ -953,6 +971,19 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     /* the endpoint itself is not inherited: only where it is named */
+
+    if (conf->jwt.enabled) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+        /* a refusal is sent at once, as JSON: no other module may grant */
+
+        if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_jwt\" cannot be used with "
+                               "\"satisfy any\"");
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (conf->upstream.upstream
         && conf->jwt.owner_claim.len
@@ -1005,6 +1036,7 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_memzero(&u, sizeof(ngx_url_t));
 
     u.url = value[1];
+    u.default_port = 6379;
     u.no_resolve = 1;
 
     slcf->upstream.upstream = ngx_http_upstream_add(cf, &u, 0);

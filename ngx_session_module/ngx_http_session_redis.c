@@ -6,8 +6,9 @@
  * an upstream failure (refused, timed out, cut off) of a main request with
  * its own HTML error page; the post_subrequest handler of a subrequest sees
  * that status instead and lets the main request answer with JSON.  The
- * subrequest is header-only: the store's bytes never reach the client, they
- * are parsed in process_header into the context the two requests share.
+ * subrequest is a clone (same location, straight to the content phase) and
+ * header-only: the store's bytes never reach the client, they are parsed in
+ * process_header into the context the two requests share.
  */
 
 
@@ -28,6 +29,10 @@ static void ngx_http_session_redis_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 static void ngx_http_session_reply_start(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_reply_refused(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_http_session_outcome_e outcome);
 
 
 /*
@@ -57,10 +62,9 @@ ngx_http_session_fetch(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
     ps->handler = ngx_http_session_fetch_done;
     ps->data = ctx;
 
-    /* the same URI leads the subrequest back to this location */
-
     if (ngx_http_subrequest(r, &r->uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_WAITED)
+                            NGX_HTTP_SUBREQUEST_CLONE
+                            |NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -285,6 +289,15 @@ ngx_http_session_redis_reinit_request(ngx_http_request_t *r)
 }
 
 
+/*
+ * The reply is parsed as it arrives; nginx accumulates it in u->buffer, whose
+ * pos stays at its start until the reply is complete.  What the store says
+ * about this session (an error reply, a value too large, an unexpected
+ * shape) ends this request with 502 but does not count against the server:
+ * one bad record must not take every server out of the upstream group.
+ * Only bytes that are not RESP at all mark the server failed.
+ */
+
 static ngx_int_t
 ngx_http_session_redis_process_header(ngx_http_request_t *r)
 {
@@ -296,8 +309,7 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
 
     u = r->upstream;
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-
-    /* the reply accumulates in u->buffer; pos stays at its start until done */
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
     len = u->buffer.last - u->buffer.pos;
     ctx->reply_seen = 1;
@@ -305,29 +317,21 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     rc = ngx_session_reply_parse(&ctx->reply, u->buffer.pos, len, &consumed);
 
     if (rc == NGX_SESSION_AGAIN) {
-        return NGX_AGAIN;
-    }
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
-
-    if (rc == NGX_SESSION_ERROR) {
-        if (ctx->reply.error_reply.data) {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "store sent an invalid reply for \"%V{%V}\": %s "
-                          "(\"%*s\")",
-                          &slcf->key_prefix, &ctx->request_id,
-                          ctx->reply.error, ngx_min(ctx->reply.error_reply.len,
-                                                    128),
-                          ctx->reply.error_reply.data);
-
-        } else {
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "store sent an invalid reply for \"%V{%V}\": %s",
-                          &slcf->key_prefix, &ctx->request_id,
-                          ctx->reply.error);
+        if (u->buffer.last < u->buffer.end) {
+            return NGX_AGAIN;
         }
 
-        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "store reply for \"%V{%V}\" is larger than "
+                      "session_result_buffer_size",
+                      &slcf->key_prefix, &ctx->request_id);
+
+        return ngx_http_session_reply_done(r, ctx,
+                                           NGX_HTTP_SESSION_STORE_ERROR);
+    }
+
+    if (rc == NGX_SESSION_ERROR) {
+        return ngx_http_session_reply_refused(r, ctx);
     }
 
     if (consumed != len) {
@@ -340,16 +344,84 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
 
-    ctx->outcome = ctx->data.hash_len ? NGX_HTTP_SESSION_FOUND
-                                      : NGX_HTTP_SESSION_NOT_FOUND;
+    /* the reply was read exactly: the connection may serve another */
+    u->keepalive = 1;
+
+    return ngx_http_session_reply_done(r, ctx,
+                                       ctx->data.hash_len
+                                       ? NGX_HTTP_SESSION_FOUND
+                                       : NGX_HTTP_SESSION_NOT_FOUND);
+}
+
+
+static ngx_int_t
+ngx_http_session_reply_refused(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    size_t                        n;
+    ngx_session_str_t            *err;
+    ngx_session_reply_t          *rp;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    rp = &ctx->reply;
+    err = &rp->error_reply;
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (err->data == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "store sent an invalid reply for \"%V{%V}\": %s",
+                      &slcf->key_prefix, &ctx->request_id, rp->error);
+
+        return rp->not_resp ? NGX_HTTP_UPSTREAM_INVALID_HEADER
+                            : ngx_http_session_reply_done(r, ctx,
+                                                NGX_HTTP_SESSION_STORE_ERROR);
+    }
+
+    /* the store's own words ("WRONGTYPE ...", "LOADING ..."), not data */
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "store sent an invalid reply for \"%V{%V}\": %s (\"%*s\")",
+                  &slcf->key_prefix, &ctx->request_id, rp->error,
+                  ngx_min(err->len, 128), err->data);
+
+    /* a server that cannot serve now, rather than bad data */
+
+    for (n = 0; n < err->len && err->data[n] != ' '; n++) { /* void */ }
+
+    if ((n == 7 && ngx_strncmp(err->data, "LOADING", 7) == 0)
+        || (n == 4 && ngx_strncmp(err->data, "BUSY", 4) == 0)
+        || (n == 8 && ngx_strncmp(err->data, "TRYAGAIN", 8) == 0)
+        || (n == 10 && ngx_strncmp(err->data, "MASTERDOWN", 10) == 0)
+        || (n == 11 && ngx_strncmp(err->data, "CLUSTERDOWN", 11) == 0))
+    {
+        return ngx_http_session_reply_done(r, ctx,
+                                     NGX_HTTP_SESSION_STORE_UNAVAILABLE);
+    }
+
+    return ngx_http_session_reply_done(r, ctx, NGX_HTTP_SESSION_STORE_ERROR);
+}
+
+
+/*
+ * Ends the store request as answered, whatever the answer; the main request
+ * turns the outcome into the response.  Only an exactly read reply leaves
+ * u->keepalive set.
+ */
+
+static ngx_int_t
+ngx_http_session_reply_done(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_http_session_outcome_e outcome)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    ctx->outcome = outcome;
 
     u->buffer.pos = u->buffer.last;
     u->headers_in.status_n = NGX_HTTP_OK;
     u->headers_in.content_length_n = 0;
     u->state->status = NGX_HTTP_OK;
-
-    /* the reply was read exactly: the connection may serve another */
-    u->keepalive = 1;
 
     return NGX_OK;
 }

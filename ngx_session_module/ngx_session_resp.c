@@ -105,9 +105,14 @@ ngx_session_resp_next(const unsigned char *p, size_t len, size_t max_len,
         }
 
         /* checked here, so a huge count fails before its elements arrive */
-        if (value < -1 || (value > 0 && (uint64_t) value > max_len)) {
+        if (value < -1) {
             *error = "array count out of range";
             return NGX_SESSION_ERROR;
+        }
+
+        if (value > 0 && (uint64_t) value > max_len) {
+            *error = "array count too large";
+            return NGX_SESSION_TOO_LARGE;
         }
 
         elt->type = (value == -1) ? NGX_SESSION_RESP_NIL
@@ -158,7 +163,7 @@ ngx_session_resp_line(const unsigned char *p, size_t len, size_t max_len,
 
         if (i == max_len) {
             *error = "line too long";
-            return NGX_SESSION_ERROR;
+            return NGX_SESSION_TOO_LARGE;
         }
     }
 
@@ -251,9 +256,14 @@ ngx_session_resp_bulk(const unsigned char *p, size_t len, size_t max_len,
     }
 
     /* judged on the header alone: a huge length must not make us wait */
-    if (value < 0 || (uint64_t) value > max_len) {
+    if (value < 0) {
         *error = "bulk length out of range";
         return NGX_SESSION_ERROR;
+    }
+
+    if ((uint64_t) value > max_len) {
+        *error = "bulk string too long";
+        return NGX_SESSION_TOO_LARGE;
     }
 
     /* written as differences from len, which cannot overflow */
@@ -340,7 +350,13 @@ ngx_session_reply_parse(ngx_session_reply_t *rp, const unsigned char *buf,
             return NGX_SESSION_AGAIN;
         }
 
+        if (rc == NGX_SESSION_TOO_LARGE) {
+            rp->too_large = 1;
+            return ngx_session_reply_fail(rp, error);
+        }
+
         if (rc == NGX_SESSION_ERROR) {
+            rp->not_resp = 1;
             return ngx_session_reply_fail(rp, error);
         }
 

@@ -17,6 +17,10 @@
 #include "ngx_session_data.h"
 
 
+/* a well-formed element over max_len: the store's data, not its protocol */
+#define NGX_SESSION_TOO_LARGE  -3
+
+
 typedef enum {
     NGX_SESSION_RESP_SIMPLE = 1,      /* +text */
     NGX_SESSION_RESP_ERR,             /* -text */
@@ -36,11 +40,11 @@ typedef struct {
 
 
 /*
- * Frames the element at p (an array yields only its header).  Bulk strings
- * longer than max_len and arrays of more than max_len elements are errors,
- * as is anything that is not RESP2.  Returns NGX_SESSION_OK,
- * NGX_SESSION_AGAIN (incomplete) or NGX_SESSION_ERROR with *error set to a
- * static reason.
+ * Frames the element at p (an array yields only its header).  Returns
+ * NGX_SESSION_OK, NGX_SESSION_AGAIN (incomplete), NGX_SESSION_TOO_LARGE for
+ * bulk strings longer than max_len, arrays of more than max_len elements and
+ * lines longer than max_len, or NGX_SESSION_ERROR for anything that is not
+ * RESP2; *error is then set to a static reason.
  */
 int ngx_session_resp_next(const unsigned char *p, size_t len, size_t max_len,
     ngx_session_resp_elt_t *elt, const char **error);
@@ -63,6 +67,8 @@ typedef struct {
     /* set on NGX_SESSION_ERROR */
     const char            *error;      /* static text, never reply data */
     ngx_session_str_t      error_reply; /* the store's "-ERR ..." text, if any */
+    unsigned               not_resp:1;  /* the bytes are not RESP2 at all */
+    unsigned               too_large:1; /* an element over max_len */
 } ngx_session_reply_t;
 
 

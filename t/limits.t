@@ -77,7 +77,7 @@ subtest 'stops and reply size: bounded by session_result_buffer_size' => sub {
        'every stop';
     is http_get($ngx->port, '/api/session/result/many')->{status}, 502,
        "$n stops: one past the bound, 502";
-    like $ngx->error_log, qr/upstream sent too big header/, 'logged';
+    like $ngx->error_log, qr/store reply for "session:\{many\}" is larger than session_result_buffer_size/, 'logged';
     is http_get($ngx->port, '/big/many')->{status}, 200,
        'a larger session_result_buffer_size takes it';
 };

@@ -359,18 +359,20 @@ test_incomplete(void)
 static void
 test_max_len(void)
 {
-    elt_rc("$11\r\n", 5, 10, NGX_SESSION_ERROR, "bulk 11 > 10, header only");
+    elt_rc("$11\r\n", 5, 10, NGX_SESSION_TOO_LARGE,
+           "bulk 11 > 10, header only");
     elt_rc("$10\r\n", 5, 10, NGX_SESSION_AGAIN, "bulk 10 <= 10 waits");
     elt_rc("$10\r\n0123456789\r\n", 17, 10, NGX_SESSION_OK, "bulk 10 ok");
-    elt_rc("$9223372036854775807\r\n", 22, 10, NGX_SESSION_ERROR,
+    elt_rc("$9223372036854775807\r\n", 22, 10, NGX_SESSION_TOO_LARGE,
            "bulk INT64_MAX");
     elt_rc("$9223372036854775807\r\n", 22, (size_t) -1, NGX_SESSION_AGAIN,
            "bulk INT64_MAX, unbounded: waits, no overflow");
-    elt_rc("*11\r\n", 5, 10, NGX_SESSION_ERROR, "array 11 > 10");
+    elt_rc("*11\r\n", 5, 10, NGX_SESSION_TOO_LARGE, "array 11 > 10");
     elt_rc("*10\r\n", 5, 10, NGX_SESSION_OK, "array 10 ok");
-    elt_rc("+01234567890", 12, 10, NGX_SESSION_ERROR,
+    elt_rc("+01234567890", 12, 10, NGX_SESSION_TOO_LARGE,
            "simple line 11 > 10, before its CRLF");
-    elt_rc("-01234567890\r\n", 14, 10, NGX_SESSION_ERROR, "error line 11");
+    elt_rc("-01234567890\r\n", 14, 10, NGX_SESSION_TOO_LARGE,
+           "error line 11");
     elt_rc("+0123456789", 11, 10, NGX_SESSION_AGAIN, "simple line 10 waits");
     elt_rc("+0123456789\r\n", 13, 10, NGX_SESSION_OK, "simple line 10 ok");
 }
@@ -642,16 +644,25 @@ test_seed(void)
        "trailing bytes: OK, consumed %zu of %zu", d.consumed, more_len);
     free(more);
 
+    /* what the module tells apart: not RESP at all, or RESP it refuses */
+    decode(&d, (const unsigned char *) "garbage\r\n", 9, MAX_LEN);
+    ok(d.rc == NGX_SESSION_ERROR && d.rp.not_resp && !d.rp.too_large,
+       "garbage: not RESP");
+    decode(&d, (const unsigned char *) "-LOADING loading\r\n", 19, MAX_LEN);
+    ok(d.rc == NGX_SESSION_ERROR && !d.rp.not_resp && !d.rp.too_large
+       && d.rp.error_reply.len == 15,
+       "error reply: RESP, with its text");
+
     /* dcams_plus, the longest bulk string, is 215 bytes; the hash has 34 */
     is_int(decode(&d, s, len, 215), NGX_SESSION_OK, "max_len 215: OK");
     decode(&d, s, len, 214);
-    ok(d.rc == NGX_SESSION_ERROR && d.rp.error
-       && strcmp(d.rp.error, "bulk length out of range") == 0,
-       "max_len 214: error (%s)", d.rp.error ? d.rp.error : "none");
+    ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && !d.rp.not_resp
+       && d.rp.error && strcmp(d.rp.error, "bulk string too long") == 0,
+       "max_len 214: too large (%s)", d.rp.error ? d.rp.error : "none");
     decode(&d, s, len, 33);
-    ok(d.rc == NGX_SESSION_ERROR && d.rp.error
-       && strcmp(d.rp.error, "array count out of range") == 0,
-       "max_len 33: error (%s)", d.rp.error ? d.rp.error : "none");
+    ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && !d.rp.not_resp
+       && d.rp.error && strcmp(d.rp.error, "array count too large") == 0,
+       "max_len 33: too large (%s)", d.rp.error ? d.rp.error : "none");
 
     d.pool.fail = 1;
     ngx_session_reply_init(&d.rp, &d.out, MAX_LEN, test_alloc, &d.pool);
