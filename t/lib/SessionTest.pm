@@ -407,6 +407,7 @@ sub _nginx_setup {
         my $mod = $o{load_module} // 1;
         $mod = module_path() if $mod && $mod eq '1';
         my $level = $o{log_level} || 'info';
+        $self->{log_level} = $level;
         my $fmt = defined $o{log_format}
             ? "log_format test $o{log_format};\n    access_log $dir/access.log test;"
             : "access_log $dir/access.log;";
@@ -593,10 +594,30 @@ package SessionTest::Nginx {
 
 sub _pairs { my $h = shift; ref $h eq 'HASH' ? map { $_ => $h->{$_} } sort keys %$h : @{ $h || [] } }
 
+# every credential a test sends, so that error_log_clean() can prove that
+# none of them reaches an error log at info or above
+our %SENT_SECRETS;
+
+sub _remember_secrets {
+    my (@h) = @_;
+    for (my $i = 0; $i < @h; $i += 2) {
+        my ($name, $value) = (lc $h[$i], $h[$i + 1] // '');
+        if ($name eq 'authorization' && $value =~ /^\S+\s+(\S{16,})/) {
+            $SENT_SECRETS{$1} = 1;
+        } elsif ($name eq 'cookie') {
+            $SENT_SECRETS{$1} = 1 while $value =~ /=([^;\s]{16,})/g;
+        }
+    }
+}
+
+# the published example's personal values
+our @PERSONAL = ('John', 'johndoe@example.com', '123-456-7890', '19900101');
+
 sub _build_request {
     my ($method, $path, $headers, %o) = @_;
     return $o{raw} if defined $o{raw};
     my @h = _pairs($headers);
+    _remember_secrets(@h);
     my %has;
     for (my $i = 0; $i < @h; $i += 2) { $has{ lc $h[$i] } = 1 }
     unshift @h, Host => 'localhost' unless $has{host};
@@ -907,6 +928,17 @@ sub error_log_clean {
     } split /\n/, $ngx->error_log;
     my $vg = $ngx->{valgrind} && $ngx->{stopped} ? $ngx->valgrind_report : '';
     $vg .= $ngx->sanitizer_report;
+
+    # log hygiene, for every nginx of the suite: no token sent and no
+    # personal value of the published example at info or above (debug
+    # logs show request headers by design)
+    if (($ngx->{log_level} // 'info') ne 'debug') {
+        my $log = $ngx->error_log;
+        push @bad, map { "secret or personal value in the error log: "
+                         . substr($_, 0, 12) . '...' }
+                   grep { index($log, $_) >= 0 }
+                   @PERSONAL, keys %SENT_SECRETS;
+    }
     my $ok = Test::More::ok(!@bad && !$vg, $o{name} || 'error log clean');
     Test::More::diag(join "\n", @bad, $vg) unless $ok;
     return $ok;
