@@ -1,6 +1,9 @@
 # make            builds build/ngx_http_session_module.so
 # make test       unit tests, then the integration tests (prove t/)
 # make demo       builds, starts redis and nginx, fetches the published example
+# make bench      the benchmark (bench/run, bench/README.md): the table, and
+#                 bench/results/<UTC time>.json
+# make bench-memory  10^6 requests, the worker's RSS before and after
 
 SHELL      := /bin/bash
 NGX_SRC    ?= /usr/share/nginx/src
@@ -18,9 +21,10 @@ FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Ingx_session_module
 FUZZ_TIME  ?= 60
 FUZZERS    := resp json syntax keys token
-UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt
+UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
+              $(BUILD)/unit/test_cache
 
-.PHONY: all deps test unit demo test-valgrind test-asan fuzz fuzz-smoke clean
+.PHONY: all deps test unit demo bench bench-memory test-valgrind test-asan fuzz fuzz-smoke clean
 
 all: $(MODULE)
 
@@ -37,7 +41,9 @@ $(NGX_BUILD)/objs/Makefile: config
 
 $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
-	cp $(NGX_BUILD)/objs/ngx_http_session_module.so $@
+	@# a new file, renamed into place: an nginx running the old one keeps it
+	cp $(NGX_BUILD)/objs/ngx_http_session_module.so $@.tmp
+	mv -f $@.tmp $@
 
 $(BUILD)/unit/test_resp: t/unit/test_resp.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
@@ -54,6 +60,10 @@ $(BUILD)/unit/test_jwt: t/unit/test_jwt.c t/unit/tap.h $(SOURCES)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_jwt.c \
 	    ngx_session_module/ngx_session_jwk.c \
 	    ngx_session_module/ngx_session_data.c -ljwt -ljansson -lcrypto
+
+$(BUILD)/unit/test_cache: t/unit/test_cache.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_cache.c
 
 unit: $(UNIT_TESTS)
 
@@ -114,7 +124,8 @@ $(ASAN_BUILD)/nginx/objs/Makefile: config
 $(ASAN_BUILD)/ngx_http_session_module.so: $(ASAN_BUILD)/nginx/objs/Makefile \
         $(SOURCES)
 	$(MAKE) -s -C $(ASAN_BUILD)/nginx -f objs/Makefile modules
-	cp $(ASAN_BUILD)/nginx/objs/ngx_http_session_module.so $@
+	cp $(ASAN_BUILD)/nginx/objs/ngx_http_session_module.so $@.tmp
+	mv -f $@.tmp $@
 
 test-asan: deps $(ASAN_BUILD)/ngx_http_session_module.so
 	TEST_NGINX_ASAN=1 \
@@ -123,6 +134,12 @@ test-asan: deps $(ASAN_BUILD)/ngx_http_session_module.so
 
 demo: deps all
 	scripts/demo.sh
+
+bench: deps all
+	bench/run
+
+bench-memory: deps all
+	bench/run --memory
 
 clean:
 	rm -rf $(BUILD)

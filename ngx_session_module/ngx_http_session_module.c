@@ -7,6 +7,7 @@
 
 #include "ngx_http_session_module.h"
 #include "ngx_session_json.h"
+#include "ngx_session_cache.h"
 
 #include <ngx_sha1.h>
 
@@ -25,8 +26,12 @@ static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
 static ngx_int_t ngx_http_session_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
+static ngx_int_t ngx_http_session_render(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag);
+static ngx_int_t ngx_http_session_make_etag(ngx_http_request_t *r,
+    ngx_str_t *body, ngx_str_t *etag);
 static ngx_int_t ngx_http_session_set_etag(ngx_http_request_t *r,
-    u_char *body, size_t len);
+    ngx_str_t *etag);
 static ngx_int_t ngx_http_session_owner_matches(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
 
@@ -46,6 +51,8 @@ static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 
@@ -154,6 +161,13 @@ static ngx_command_t  ngx_http_session_commands[] = {
       ngx_http_set_complex_value_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_loc_conf_t, jwt.token),
+      NULL },
+
+    { ngx_string("session_result_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("session_jwt_cache"),
@@ -433,9 +447,92 @@ ngx_http_session_owner_matches(ngx_http_request_t *r,
 }
 
 
+/*
+ * The body depends on the store's reply, the request_id of the URL and the
+ * pretty flag only: a reply seen before is answered from the worker's cache
+ * of rendered bodies, copied, since an entry may be replaced before the
+ * response is sent.
+ */
+
 static ngx_int_t
 ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx)
+{
+    u_char                         key[1 + 128];
+    ngx_int_t                      rc;
+    ngx_str_t                      body, etag;
+    ngx_session_str_t              options, cbody, cetag;
+    ngx_session_cache_t           *cache;
+    ngx_http_session_loc_conf_t   *slcf;
+    ngx_http_session_main_conf_t  *smcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    cache = smcf->body_cache;
+
+    /* the request_id is at most 128 bytes: checked before the fetch */
+    key[0] = slcf->pretty ? '1' : '0';
+    ngx_memcpy(key + 1, ctx->request_id.data, ctx->request_id.len);
+
+    options.data = key;
+    options.len = 1 + ctx->request_id.len;
+
+    if (cache
+        && ngx_session_cache_get(cache, &options, &ctx->reply_raw, &cbody,
+                                 &cetag)
+           == NGX_SESSION_OK)
+    {
+        body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
+        if (body.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        body.len = cbody.len;
+        ngx_memcpy(body.data, cbody.data, cbody.len);
+
+        etag.data = body.data + body.len;
+        etag.len = cetag.len;
+        ngx_memcpy(etag.data, cetag.data, cetag.len);
+
+    } else {
+        rc = ngx_http_session_render(r, ctx, &body, &etag);
+
+        if (rc == NGX_DECLINED) {
+            return ngx_http_session_send_error(r, NGX_HTTP_BAD_GATEWAY);
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (cache) {
+            cbody.data = body.data;
+            cbody.len = body.len;
+            cetag.data = etag.data;
+            cetag.len = etag.len;
+
+            ngx_session_cache_put(cache, &options, &ctx->reply_raw, &cbody,
+                                  &cetag);
+        }
+    }
+
+    if (ngx_http_session_set_etag(r, &etag) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_session_send(r, NGX_HTTP_OK, body.data, body.len);
+}
+
+
+/*
+ * NGX_OK with the body and its ETag; NGX_DECLINED, logged, for stored data
+ * that breaks SPEC 3.2.
+ */
+
+static ngx_int_t
+ngx_http_session_render(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_str_t *body, ngx_str_t *etag)
 {
     ngx_int_t                     rc;
     ngx_session_json_result_t     res;
@@ -466,47 +563,55 @@ ngx_http_session_send_found(ngx_http_request_t *r,
                           ngx_session_field_name(res.field), res.error);
         }
 
-        return ngx_http_session_send_error(r, NGX_HTTP_BAD_GATEWAY);
+        return NGX_DECLINED;
     }
 
-    if (ngx_http_session_set_etag(r, res.data, res.len) != NGX_OK) {
-        return NGX_ERROR;
-    }
+    body->data = res.data;
+    body->len = res.len;
 
-    return ngx_http_session_send(r, NGX_HTTP_OK, res.data, res.len);
+    return ngx_http_session_make_etag(r, body, etag);
 }
 
 
 /* a strong ETag: base64url of the body's SHA-1 */
 
 static ngx_int_t
-ngx_http_session_set_etag(ngx_http_request_t *r, u_char *body, size_t len)
+ngx_http_session_make_etag(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_str_t *etag)
 {
-    u_char            digest[20];
-    ngx_str_t         value, src, b64;
-    ngx_sha1_t        sha1;
-    ngx_table_elt_t  *h, *inm;
+    u_char      digest[20];
+    ngx_str_t   src, b64;
+    ngx_sha1_t  sha1;
 
     ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, body, len);
+    ngx_sha1_update(&sha1, body->data, body->len);
     ngx_sha1_final(digest, &sha1);
 
-    value.data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20) + 2);
-    if (value.data == NULL) {
+    etag->data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20) + 2);
+    if (etag->data == NULL) {
         return NGX_ERROR;
     }
 
     src.data = digest;
     src.len = sizeof(digest);
-    b64.data = value.data + 1;
+    b64.data = etag->data + 1;
 
     ngx_encode_base64url(&b64, &src);
 
-    value.data[0] = '"';
-    value.data[b64.len + 1] = '"';
-    value.len = b64.len + 2;
+    etag->data[0] = '"';
+    etag->data[b64.len + 1] = '"';
+    etag->len = b64.len + 2;
 
-    if (ngx_http_session_add_header(r, &ngx_http_session_etag, &value, &h)
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_set_etag(ngx_http_request_t *r, ngx_str_t *etag)
+{
+    ngx_table_elt_t  *h, *inm;
+
+    if (ngx_http_session_add_header(r, &ngx_http_session_etag, etag, &h)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -521,7 +626,7 @@ ngx_http_session_set_etag(ngx_http_request_t *r, u_char *body, size_t len)
 
     if (inm
         && ngx_session_etag_match(inm->value.data, inm->value.len,
-                                  value.data, value.len))
+                                  etag->data, etag->len))
     {
         r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
     }
@@ -796,16 +901,28 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
 
-    if (smcf == NULL || smcf->jwt_cache_size == 0) {
+    if (smcf == NULL) {
         return NGX_OK;
     }
 
-    smcf->jwt_cache = ngx_session_jwt_cache_create(smcf->jwt_cache_size);
+    if (smcf->jwt_cache_size) {
+        smcf->jwt_cache = ngx_session_jwt_cache_create(smcf->jwt_cache_size);
 
-    if (smcf->jwt_cache == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                      "session jwt: cannot allocate the token cache");
-        return NGX_ERROR;
+        if (smcf->jwt_cache == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "session jwt: cannot allocate the token cache");
+            return NGX_ERROR;
+        }
+    }
+
+    if (smcf->body_cache_size) {
+        smcf->body_cache = ngx_session_cache_create(smcf->body_cache_size);
+
+        if (smcf->body_cache == NULL) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                          "session result: cannot allocate the body cache");
+            return NGX_ERROR;
+        }
     }
 
     return NGX_OK;
@@ -819,9 +936,18 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
 
     smcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_session_module);
 
-    if (smcf && smcf->jwt_cache) {
+    if (smcf == NULL) {
+        return;
+    }
+
+    if (smcf->jwt_cache) {
         ngx_session_jwt_cache_free(smcf->jwt_cache);
         smcf->jwt_cache = NULL;
+    }
+
+    if (smcf->body_cache) {
+        ngx_session_cache_free(smcf->body_cache);
+        smcf->body_cache = NULL;
     }
 }
 
@@ -875,6 +1001,7 @@ ngx_http_session_create_main_conf(ngx_conf_t *cf)
     }
 
     smcf->jwt_cache_size = NGX_CONF_UNSET;
+    smcf->body_cache_size = NGX_CONF_UNSET_SIZE;
 
     return smcf;
 }
@@ -886,6 +1013,7 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_http_session_main_conf_t *smcf = conf;
 
     ngx_conf_init_value(smcf->jwt_cache_size, 1024);
+    ngx_conf_init_size_value(smcf->body_cache_size, 8 * 1024 * 1024);
 
     return NGX_CONF_OK;
 }
@@ -1045,6 +1173,38 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_session_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* session_result_cache size | off */
+
+static char *
+ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_main_conf_t *smcf = conf;
+
+    ngx_str_t  *value;
+
+    if (smcf->body_cache_size != NGX_CONF_UNSET_SIZE) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        smcf->body_cache_size = 0;
+        return NGX_CONF_OK;
+    }
+
+    smcf->body_cache_size = ngx_parse_size(&value[1]);
+
+    if (smcf->body_cache_size == (size_t) NGX_ERROR
+        || smcf->body_cache_size < 64 * 1024)
+    {
+        return "takes a size of 64k or more, or \"off\"";
+    }
 
     return NGX_CONF_OK;
 }

@@ -16,6 +16,7 @@
 #include "ngx_session_data.h"
 #include "ngx_session_resp.h"
 #include "ngx_session_jwt.h"
+#include "ngx_session_cache.h"
 
 
 typedef struct {
@@ -45,6 +46,8 @@ typedef struct {
 typedef struct {
     ngx_int_t                   jwt_cache_size;
     ngx_session_jwt_cache_t    *jwt_cache;  /* per worker process */
+    size_t                      body_cache_size;
+    ngx_session_cache_t        *body_cache; /* per worker process */
 } ngx_http_session_main_conf_t;
 
 
@@ -69,6 +72,7 @@ typedef struct {
     /* the current store attempt; reset when nginx tries the next server */
     ngx_session_reply_t         reply;
     ngx_session_data_t          data;
+    ngx_session_str_t           reply_raw;  /* the whole reply, once read */
 
     unsigned                    reply_seen:1;  /* by any attempt */
 

@@ -347,6 +347,9 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     /* the reply was read exactly: the connection may serve another */
     u->keepalive = 1;
 
+    ctx->reply_raw.data = u->buffer.pos;
+    ctx->reply_raw.len = consumed;
+
     return ngx_http_session_reply_done(r, ctx,
                                        ctx->data.hash_len
                                        ? NGX_HTTP_SESSION_FOUND
