@@ -196,7 +196,11 @@ ngx_session_cache_entry_size(const ngx_session_cache_entry_t *e)
 }
 
 
-/* FNV-1a: only to pick a slot; equality is decided by memcmp() */
+/*
+ * FNV-1a of the options (the request_id, mostly) and the reply's length:
+ * it only picks a slot, so a session's new reply replaces its old one;
+ * equality is decided by memcmp() of the whole key.
+ */
 
 static uint32_t
 ngx_session_cache_hash(const ngx_session_str_t *options,
@@ -211,9 +215,5 @@ ngx_session_cache_hash(const ngx_session_str_t *options,
         h = (h ^ options->data[i]) * 16777619u;
     }
 
-    for (i = 0; i < reply->len; i++) {
-        h = (h ^ reply->data[i]) * 16777619u;
-    }
-
-    return h;
+    return h ^ (uint32_t) reply->len;
 }

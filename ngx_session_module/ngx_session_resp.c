@@ -199,7 +199,10 @@ ngx_session_resp_integer(const unsigned char *p, size_t len, int64_t *value,
     for (digits = 0; i < len && p[i] >= '0' && p[i] <= '9'; digits++, i++) {
         d = p[i] - '0';
 
-        if (digits == NGX_SESSION_RESP_DIGITS || n > (limit - d) / 10) {
+        /* below 18 digits no value can overflow: the division is rare */
+        if (digits >= 18
+            && (digits == NGX_SESSION_RESP_DIGITS || n > (limit - d) / 10))
+        {
             *error = "integer overflow";
             return NGX_SESSION_ERROR;
         }
