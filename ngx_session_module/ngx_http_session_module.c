@@ -1012,7 +1012,8 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_session_main_conf_t *smcf = conf;
 
-    ngx_conf_init_value(smcf->jwt_cache_size, 1024);
+    /* 4-way sets: room for a few thousand clients without thrashing */
+    ngx_conf_init_value(smcf->jwt_cache_size, 8192);
     ngx_conf_init_size_value(smcf->body_cache_size, 8 * 1024 * 1024);
 
     return NGX_CONF_OK;
