@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "tap.h"
+#include "seed.h"
 #include "ngx_session_json.h"
 
 
@@ -202,23 +203,6 @@ test_read_file(const char *path, size_t *len)
 }
 
 
-/* the published example, as the .redis fixture stores it */
-
-static const char  *test_seed_stops[] = {
-    "{\"timestamp\":\"2024-08-19 20:56:25.223174\","
-    "\"type\":\"NEW REGISTRATION\",\"source\":\"\",\"status\":\"\","
-    "\"action\":\"\",\"detail\":\"\"}",
-
-    "{\"timestamp\":\"2024-08-19 20:56:41.280685\","
-    "\"type\":\"Data Service\",\"source\":\"PhoneMatch5.0.Smart2FA.SMS\","
-    "\"status\":\"PENDING\",\"action\":\"PENDING\","
-    "\"detail\":\"MORE INFORMATION IS REQUIRED\"}",
-
-    "{\"timestamp\":\"2024-08-19 20:56:57.448256\","
-    "\"type\":\"Data Service\",\"source\":\"PhoneMatch5.0.Smart2FA.SMS\","
-    "\"status\":\"PASS\",\"action\":\"PASS\","
-    "\"detail\":\"ALL CHECKS PASSED\"}"
-};
 
 
 static void
@@ -251,7 +235,7 @@ test_seed(ngx_session_data_t *sd, ngx_session_str_t *stops)
     test_set(sd, NGX_SESSION_STORAGE, "{\"success\":null}");
     test_set(sd, NGX_SESSION_DOCUMENTS, "null");
 
-    test_stops(sd, stops, test_seed_stops, 3);
+    test_stops(sd, stops, seed_stops, 3);
 }
 
 
@@ -564,7 +548,7 @@ test_bad_stop(const char *text, const char *name)
 
     memset(&sd, 0, sizeof(sd));
 
-    stops[0] = test_seed_stops[0];
+    stops[0] = seed_stops[0];
     stops[1] = text;
     test_stops(&sd, strs, stops, 2);
 

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "tap.h"
+#include "seed.h"
 #include "ngx_session_resp.h"
 
 
@@ -470,22 +471,6 @@ fields_present(const ngx_session_data_t *sd)
 static void
 check_seed(test_decode_t *d, size_t len)
 {
-    static const char  *stops[] = {
-        "{\"timestamp\":\"2024-08-19 20:56:25.223174\","
-        "\"type\":\"NEW REGISTRATION\",\"source\":\"\",\"status\":\"\","
-        "\"action\":\"\",\"detail\":\"\"}",
-
-        "{\"timestamp\":\"2024-08-19 20:56:41.280685\","
-        "\"type\":\"Data Service\",\"source\":\"PhoneMatch5.0.Smart2FA.SMS\","
-        "\"status\":\"PENDING\",\"action\":\"PENDING\","
-        "\"detail\":\"MORE INFORMATION IS REQUIRED\"}",
-
-        "{\"timestamp\":\"2024-08-19 20:56:57.448256\","
-        "\"type\":\"Data Service\",\"source\":\"PhoneMatch5.0.Smart2FA.SMS\","
-        "\"status\":\"PASS\",\"action\":\"PASS\","
-        "\"detail\":\"ALL CHECKS PASSED\"}"
-    };
-
     size_t  i;
 
     is_int(d->rc, NGX_SESSION_OK, "seed reply decodes");
@@ -508,7 +493,7 @@ check_seed(test_decode_t *d, size_t len)
     is_int(d->out.nstops, 3, "  3 stops");
 
     for (i = 0; i < 3 && i < d->out.nstops; i++) {
-        is_mem(d->out.stops[i].data, d->out.stops[i].len, stops[i],
+        is_mem(d->out.stops[i].data, d->out.stops[i].len, seed_stops[i],
                "  stop %zu", i);
     }
 
