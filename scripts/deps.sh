@@ -9,7 +9,7 @@ packages=(
     libjansson-dev libjwt-dev
     redis-server redis-tools
     perl libcrypt-jwt-perl openssl curl
-    valgrind clang libclang-rt-14-dev
+    valgrind clang libclang-rt-14-dev wrk
 )
 
 missing=()
