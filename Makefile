@@ -1,5 +1,5 @@
 # make            builds build/ngx_http_session_module.so
-# make test       unit tests, then the integration tests (prove t/)
+# make test       unit tests, the integration tests (prove t/), a fuzz smoke
 # make demo       builds, starts redis and nginx, fetches the published example
 # make bench      the benchmark (bench/run, bench/README.md): the table, and
 #                 bench/results/<UTC time>.json
