@@ -362,8 +362,8 @@ ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
 static json_t *
 ngx_http_session_jwt_claim(json_t *claims, u_char *name, size_t len)
 {
-    json_t      *value, *found;
-    const char  *key;
+    void    *it;
+    json_t  *found;
 
     found = json_object_getn(claims, (char *) name, len);
 
@@ -371,11 +371,15 @@ ngx_http_session_jwt_claim(json_t *claims, u_char *name, size_t len)
         return found;
     }
 
-    json_object_foreach(claims, key, value) {
-        if (ngx_strlen(key) == len
-            && ngx_strncasecmp((u_char *) key, name, len) == 0)
+    for (it = json_object_iter(claims);
+         it;
+         it = json_object_iter_next(claims, it))
+    {
+        if (json_object_iter_key_len(it) == len
+            && ngx_strncasecmp((u_char *) json_object_iter_key(it), name, len)
+               == 0)
         {
-            return value;
+            return json_object_iter_value(it);
         }
     }
 

@@ -333,8 +333,8 @@ ngx_http_session_handler(ngx_http_request_t *r)
 
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
         return ngx_http_session_send_error_text(r, NGX_HTTP_BAD_REQUEST,
-                                           &ngx_http_session_err_body.error,
-                                           &ngx_http_session_err_body.description);
+                                    &ngx_http_session_err_body.error,
+                                    &ngx_http_session_err_body.description);
     }
 
     return ngx_http_session_fetch(r, ctx);
@@ -458,7 +458,7 @@ static ngx_int_t
 ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx)
 {
-    u_char                         key[1 + 128];
+    u_char                         key[1 + NGX_SESSION_REQUEST_ID_MAX];
     ngx_int_t                      rc;
     ngx_str_t                      body, etag;
     ngx_session_str_t              options, cbody, cetag;
@@ -471,7 +471,11 @@ ngx_http_session_send_found(ngx_http_request_t *r,
 
     cache = smcf->body_cache;
 
-    /* the request_id is at most 128 bytes: checked before the fetch */
+    /* checked before the fetch; checked again, for the stack's sake */
+    if (ctx->request_id.len > NGX_SESSION_REQUEST_ID_MAX) {
+        return NGX_ERROR;
+    }
+
     key[0] = slcf->pretty ? '1' : '0';
     ngx_memcpy(key + 1, ctx->request_id.data, ctx->request_id.len);
 
@@ -499,6 +503,8 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         rc = ngx_http_session_render(r, ctx, &body, &etag);
 
         if (rc == NGX_DECLINED) {
+            /* nor is there a session status to show in a variable */
+            ctx->outcome = NGX_HTTP_SESSION_STORE_ERROR;
             return ngx_http_session_send_error(r, NGX_HTTP_BAD_GATEWAY);
         }
 
@@ -908,10 +914,11 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
     if (smcf->jwt_cache_size) {
         smcf->jwt_cache = ngx_session_jwt_cache_create(smcf->jwt_cache_size);
 
+        /* the caches only save work: without one, the worker still serves */
+
         if (smcf->jwt_cache == NULL) {
             ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                           "session jwt: cannot allocate the token cache");
-            return NGX_ERROR;
         }
     }
 
@@ -921,7 +928,6 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
         if (smcf->body_cache == NULL) {
             ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                           "session result: cannot allocate the body cache");
-            return NGX_ERROR;
         }
     }
 
@@ -1109,7 +1115,8 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"session_jwt\" cannot be used with "
-                               "\"satisfy any\"");
+                               "\"satisfy any\" (location \"%V\")",
+                               &clcf->name);
             return NGX_CONF_ERROR;
         }
     }

@@ -375,9 +375,12 @@ ngx_http_session_reply_refused(ngx_http_request_t *r,
                       "store sent an invalid reply for \"%V{%V}\": %s",
                       &slcf->key_prefix, &ctx->request_id, rp->error);
 
-        return rp->not_resp ? NGX_HTTP_UPSTREAM_INVALID_HEADER
-                            : ngx_http_session_reply_done(r, ctx,
-                                                NGX_HTTP_SESSION_STORE_ERROR);
+        if (rp->not_resp) {
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        return ngx_http_session_reply_done(r, ctx,
+                                           NGX_HTTP_SESSION_STORE_ERROR);
     }
 
     /* the store's own words ("WRONGTYPE ...", "LOADING ..."), not data */
@@ -387,7 +390,11 @@ ngx_http_session_reply_refused(ngx_http_request_t *r,
                   &slcf->key_prefix, &ctx->request_id, rp->error,
                   ngx_min(err->len, 128), err->data);
 
-    /* a server that cannot serve now, rather than bad data */
+    /*
+     * A server that cannot serve now, rather than bad data.  Not retried on
+     * another server: nginx retries only what it sees as a connection
+     * failure, and the next request may well find this one ready.
+     */
 
     for (n = 0; n < err->len && err->data[n] != ' '; n++) { /* void */ }
 
@@ -424,7 +431,22 @@ ngx_http_session_reply_done(ngx_http_request_t *r,
     u->buffer.pos = u->buffer.last;
     u->headers_in.status_n = NGX_HTTP_OK;
     u->headers_in.content_length_n = 0;
-    u->state->status = NGX_HTTP_OK;
+
+    /* nginx takes its success path; $upstream_status tells the truth */
+    switch (outcome) {
+
+    case NGX_HTTP_SESSION_STORE_ERROR:
+        u->state->status = NGX_HTTP_BAD_GATEWAY;
+        break;
+
+    case NGX_HTTP_SESSION_STORE_UNAVAILABLE:
+        u->state->status = NGX_HTTP_SERVICE_UNAVAILABLE;
+        break;
+
+    default:
+        u->state->status = NGX_HTTP_OK;
+        break;
+    }
 
     return NGX_OK;
 }

@@ -1,6 +1,6 @@
 
 /*
- * The rendered-body cache: direct-mapped, each slot one malloc'ed block
+ * The rendered-body cache: set-associative, each way one malloc'ed block
  * holding the key and the value, so that a replaced entry is one free().
  * A hit compares the whole key: a hash collision can never serve another
  * session's body.  Pure C.
@@ -16,6 +16,7 @@
 /* an entry: options, reply, body and etag, one after the other */
 typedef struct {
     uint32_t        hash;
+    uint64_t        used;       /* when last hit or stored: for eviction */
     size_t          options_len;
     size_t          reply_len;
     size_t          body_len;
@@ -24,20 +25,35 @@ typedef struct {
 } ngx_session_cache_entry_t;
 
 
+/*
+ * 4-way sets picked by the options (the request_id): a session's new reply
+ * replaces its old entry in place, and sessions that share a set do not
+ * evict each other until five of them are polled at once.
+ */
+#define NGX_SESSION_CACHE_WAYS  4
+
+
 struct ngx_session_cache_s {
-    ngx_session_cache_entry_t  **slots;
-    size_t                       nslots;
+    ngx_session_cache_entry_t  **slots;     /* nsets * NGX_SESSION_CACHE_WAYS */
+    size_t                       nsets;
     size_t                       size;      /* the budget */
     size_t                       used;
+    uint64_t                     clock;
 };
 
 
-/* an entry's average size is guessed at 4k: the slot count follows */
-#define NGX_SESSION_CACHE_AVERAGE  4096
+/* an entry's average size is guessed at 2k: the set count follows */
+#define NGX_SESSION_CACHE_AVERAGE  2048
 
 
-static uint32_t ngx_session_cache_hash(const ngx_session_str_t *options,
+static uint32_t ngx_session_cache_hash(const ngx_session_str_t *options);
+static ngx_session_cache_entry_t **ngx_session_cache_set(
+    ngx_session_cache_t *cache, uint32_t hash);
+static int ngx_session_cache_match(const ngx_session_cache_entry_t *e,
+    uint32_t hash, const ngx_session_str_t *options,
     const ngx_session_str_t *reply);
+static void ngx_session_cache_drop(ngx_session_cache_t *cache,
+    ngx_session_cache_entry_t **slot);
 static size_t ngx_session_cache_entry_size(
     const ngx_session_cache_entry_t *e);
 
@@ -52,13 +68,14 @@ ngx_session_cache_create(size_t size)
         return NULL;
     }
 
-    cache->nslots = size / NGX_SESSION_CACHE_AVERAGE;
+    cache->nsets = size / NGX_SESSION_CACHE_AVERAGE / NGX_SESSION_CACHE_WAYS;
 
-    if (cache->nslots < 16) {
-        cache->nslots = 16;
+    if (cache->nsets < 4) {
+        cache->nsets = 4;
     }
 
-    cache->slots = calloc(cache->nslots, sizeof(ngx_session_cache_entry_t *));
+    cache->slots = calloc(cache->nsets * NGX_SESSION_CACHE_WAYS,
+                          sizeof(ngx_session_cache_entry_t *));
     if (cache->slots == NULL) {
         free(cache);
         return NULL;
@@ -79,7 +96,7 @@ ngx_session_cache_free(ngx_session_cache_t *cache)
         return;
     }
 
-    for (i = 0; i < cache->nslots; i++) {
+    for (i = 0; i < cache->nsets * NGX_SESSION_CACHE_WAYS; i++) {
         free(cache->slots[i]);
     }
 
@@ -93,31 +110,34 @@ ngx_session_cache_get(ngx_session_cache_t *cache,
     const ngx_session_str_t *options, const ngx_session_str_t *reply,
     ngx_session_str_t *body, ngx_session_str_t *etag)
 {
-    uint32_t                    hash;
-    unsigned char              *p;
-    ngx_session_cache_entry_t  *e;
+    size_t                       i;
+    uint32_t                     hash;
+    unsigned char               *p;
+    ngx_session_cache_entry_t  **set, *e;
 
-    hash = ngx_session_cache_hash(options, reply);
-    e = cache->slots[hash % cache->nslots];
+    hash = ngx_session_cache_hash(options);
+    set = ngx_session_cache_set(cache, hash);
 
-    if (e == NULL
-        || e->hash != hash
-        || e->options_len != options->len
-        || e->reply_len != reply->len
-        || memcmp(e->data, options->data, options->len) != 0
-        || memcmp(e->data + options->len, reply->data, reply->len) != 0)
-    {
-        return NGX_SESSION_AGAIN;
+    for (i = 0; i < NGX_SESSION_CACHE_WAYS; i++) {
+        e = set[i];
+
+        if (e == NULL || !ngx_session_cache_match(e, hash, options, reply)) {
+            continue;
+        }
+
+        e->used = ++cache->clock;
+
+        p = e->data + e->options_len + e->reply_len;
+
+        body->data = p;
+        body->len = e->body_len;
+        etag->data = p + e->body_len;
+        etag->len = e->etag_len;
+
+        return NGX_SESSION_OK;
     }
 
-    p = e->data + e->options_len + e->reply_len;
-
-    body->data = p;
-    body->len = e->body_len;
-    etag->data = p + e->body_len;
-    etag->len = e->etag_len;
-
-    return NGX_SESSION_OK;
+    return NGX_SESSION_AGAIN;
 }
 
 
@@ -126,41 +146,68 @@ ngx_session_cache_put(ngx_session_cache_t *cache,
     const ngx_session_str_t *options, const ngx_session_str_t *reply,
     const ngx_session_str_t *body, const ngx_session_str_t *etag)
 {
-    size_t                       len, i;
+    size_t                       i, len, limit;
     uint32_t                     hash;
     unsigned char               *p;
-    ngx_session_cache_entry_t   *e, **slot;
+    ngx_session_cache_entry_t   *e, **set, **slot;
 
-    len = sizeof(ngx_session_cache_entry_t) + options->len + reply->len
-          + body->len + etag->len;
+    /* each part is bounded first, so that the sum cannot overflow */
 
-    /* the budget check is written so that no sum can overflow */
-    if (options->len > cache->size || reply->len > cache->size
-        || body->len > cache->size || etag->len > cache->size
-        || len > cache->size / 8)
+    limit = cache->size / 8;
+
+    if (options->len > limit || reply->len > limit || body->len > limit
+        || etag->len > limit)
     {
         return;
     }
 
-    hash = ngx_session_cache_hash(options, reply);
-    slot = &cache->slots[hash % cache->nslots];
+    len = sizeof(ngx_session_cache_entry_t) + options->len + reply->len
+          + body->len + etag->len;
 
-    if (*slot) {
-        cache->used -= ngx_session_cache_entry_size(*slot);
-        free(*slot);
-        *slot = NULL;
+    if (len > limit) {
+        return;
     }
 
-    /* over budget: empty other slots, from the next one on, until it fits */
+    hash = ngx_session_cache_hash(options);
+    set = ngx_session_cache_set(cache, hash);
 
-    for (i = 1; cache->used + len > cache->size && i < cache->nslots; i++) {
-        e = cache->slots[(hash + i) % cache->nslots];
+    /* the same session's old entry, else an empty way, else the oldest */
 
-        if (e) {
-            cache->used -= ngx_session_cache_entry_size(e);
-            free(e);
-            cache->slots[(hash + i) % cache->nslots] = NULL;
+    slot = NULL;
+
+    for (i = 0; i < NGX_SESSION_CACHE_WAYS; i++) {
+        e = set[i];
+
+        if (e == NULL) {
+            if (slot == NULL || *slot != NULL) {
+                slot = &set[i];
+            }
+
+            continue;
         }
+
+        if (e->hash == hash && e->options_len == options->len
+            && memcmp(e->data, options->data, options->len) == 0)
+        {
+            slot = &set[i];
+            break;
+        }
+
+        if (slot == NULL || (*slot != NULL && e->used < (*slot)->used)) {
+            slot = &set[i];
+        }
+    }
+
+    ngx_session_cache_drop(cache, slot);
+
+    /* over budget: empty other sets, from the next one on, until it fits */
+
+    for (i = 1; cache->used + len > cache->size
+                && i < cache->nsets * NGX_SESSION_CACHE_WAYS; i++)
+    {
+        ngx_session_cache_drop(cache,
+            &cache->slots[(slot - cache->slots + i)
+                          % (cache->nsets * NGX_SESSION_CACHE_WAYS)]);
     }
 
     e = malloc(len);
@@ -169,6 +216,7 @@ ngx_session_cache_put(ngx_session_cache_t *cache,
     }
 
     e->hash = hash;
+    e->used = ++cache->clock;
     e->options_len = options->len;
     e->reply_len = reply->len;
     e->body_len = body->len;
@@ -188,6 +236,39 @@ ngx_session_cache_put(ngx_session_cache_t *cache,
 }
 
 
+static ngx_session_cache_entry_t **
+ngx_session_cache_set(ngx_session_cache_t *cache, uint32_t hash)
+{
+    return &cache->slots[(hash % cache->nsets) * NGX_SESSION_CACHE_WAYS];
+}
+
+
+/* the whole key, byte for byte: a hash collision never serves a body */
+
+static int
+ngx_session_cache_match(const ngx_session_cache_entry_t *e, uint32_t hash,
+    const ngx_session_str_t *options, const ngx_session_str_t *reply)
+{
+    return e->hash == hash
+           && e->options_len == options->len
+           && e->reply_len == reply->len
+           && memcmp(e->data, options->data, options->len) == 0
+           && memcmp(e->data + options->len, reply->data, reply->len) == 0;
+}
+
+
+static void
+ngx_session_cache_drop(ngx_session_cache_t *cache,
+    ngx_session_cache_entry_t **slot)
+{
+    if (*slot) {
+        cache->used -= ngx_session_cache_entry_size(*slot);
+        free(*slot);
+        *slot = NULL;
+    }
+}
+
+
 static size_t
 ngx_session_cache_entry_size(const ngx_session_cache_entry_t *e)
 {
@@ -196,15 +277,10 @@ ngx_session_cache_entry_size(const ngx_session_cache_entry_t *e)
 }
 
 
-/*
- * FNV-1a of the options (the request_id, mostly) and the reply's length:
- * it only picks a slot, so a session's new reply replaces its old one;
- * equality is decided by memcmp() of the whole key.
- */
+/* FNV-1a of the options: the request_id, mostly */
 
 static uint32_t
-ngx_session_cache_hash(const ngx_session_str_t *options,
-    const ngx_session_str_t *reply)
+ngx_session_cache_hash(const ngx_session_str_t *options)
 {
     size_t    i;
     uint32_t  h;
@@ -215,5 +291,5 @@ ngx_session_cache_hash(const ngx_session_str_t *options,
         h = (h ^ options->data[i]) * 16777619u;
     }
 
-    return h ^ (uint32_t) reply->len;
+    return h;
 }

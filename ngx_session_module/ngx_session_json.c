@@ -30,7 +30,6 @@
 #define NGX_SESSION_JSON_PRETTY    JSON_INDENT(4)
 #define NGX_SESSION_JSON_COMPACT   JSON_COMPACT
 
-#define NGX_SESSION_REQUEST_ID_MAX  128
 
 #define ngx_session_digit(c)   ((c) >= '0' && (c) <= '9')
 #define ngx_session_alnum(c)                                                  \

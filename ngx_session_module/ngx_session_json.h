@@ -49,6 +49,8 @@ int ngx_session_parse_timestamp(const unsigned char *p, size_t len,
 size_t ngx_session_format_duration(int64_t seconds, char *buf);
 
 /* 1–128 of [A-Za-z0-9._-], first alphanumeric */
+#define NGX_SESSION_REQUEST_ID_MAX  128
+
 int ngx_session_request_id_valid(const unsigned char *p, size_t len);
 
 /*

@@ -66,7 +66,7 @@ typedef struct {
 
     /* set on NGX_SESSION_ERROR */
     const char            *error;      /* static text, never reply data */
-    ngx_session_str_t      error_reply; /* the store's "-ERR ..." text, if any */
+    ngx_session_str_t      error_reply; /* the store's "-ERR ..." text */
     unsigned               not_resp:1;  /* the bytes are not RESP2 at all */
     unsigned               too_large:1; /* an element over max_len */
 } ngx_session_reply_t;
