@@ -31,7 +31,7 @@ is $?, 0, 'published example stored' or diag $out;
 my $garbage = fake_store(reply => "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
 my $loading = fake_store(reply => "-LOADING Redis is loading the dataset in memory\r\n");
 
-my $ngx = start_nginx(<<'EOF', redis => $redis, vars => { JWKS => $JWKS, BAD => $garbage->target, LOADING => $loading->target }, http => <<'HTTP', log_format => q{'$status $request_method $uri'});
+my $ngx = start_nginx(<<'EOF', redis => $redis, vars => { JWKS => $JWKS, BAD => $garbage->target, LOADING => $loading->target }, http => <<'HTTP', log_format => q{'$status $request_method $uri $upstream_status'});
     location /api/session/result/ {
         session_result_pass 127.0.0.1:%%REDIS_PORT%%;
     }
@@ -137,6 +137,8 @@ subtest 'a store that is loading is unavailable, not broken' => sub {
     is_json_equal($r->{body}, { error => 'store_unavailable',
                                 error_description => 'the session store is unavailable' }, 'JSON');
     like $ngx->error_log, qr/store replied with an error \("LOADING/, 'logged';
+    ok wait_for(sub { $ngx->access_log =~ m{^503 GET /loading/\S+ 503$}m }, 5),
+       '$upstream_status says 503 too';
 };
 
 subtest 'variables that could leak across tenants' => sub {
