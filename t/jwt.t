@@ -19,7 +19,7 @@ use Time::HiRes qw(sleep);
 use SessionTest;
 
 BAIL_OUT('module not built: run make') unless have_module();
-plan skip_all => 'Crypt::JWT not installed (apt-get install libcrypt-jwt-perl)'
+BAIL_OUT('Crypt::JWT missing: run scripts/deps.sh')
     unless eval { require Crypt::JWT; require Crypt::PK::RSA;
                   require Crypt::PK::ECC; 1 };
 Crypt::JWT->import('encode_jwt');
@@ -32,16 +32,6 @@ my $TMP = tmpdir();
 ######################################################################
 # keys, made here with openssl
 
-sub openssl {
-    my $out = `openssl @_ 2>&1`;
-    die "openssl @_: $out" if $?;
-}
-
-sub genkey {
-    my ($name, @opt) = @_;
-    openssl("genpkey @opt -out $TMP/$name.pem");
-    openssl("pkey -in $TMP/$name.pem -pubout -out $TMP/$name-pub.pem");
-}
 
 genkey($_, '-algorithm RSA -pkeyopt rsa_keygen_bits:2048')
     for qw(rsa rsa-old rsa-new);

@@ -14,7 +14,7 @@ use MIME::Base64 qw(encode_base64url decode_base64url);
 use SessionTest;
 
 BAIL_OUT('module not built: run make') unless have_module();
-plan skip_all => 'Crypt::JWT not installed (apt-get install libcrypt-jwt-perl)'
+BAIL_OUT('Crypt::JWT missing: run scripts/deps.sh')
     unless eval { require Crypt::JWT; require Crypt::PK::RSA;
                   require Crypt::PK::ECC; 1 };
 Crypt::JWT->import('encode_jwt');
@@ -22,16 +22,6 @@ Crypt::JWT->import('encode_jwt');
 my $JS = JSON::PP->new->canonical;
 my $TMP = tmpdir();
 
-sub openssl {
-    my $out = `openssl @_ 2>&1`;
-    die "openssl @_: $out" if $?;
-}
-
-sub genkey {
-    my ($name, @opt) = @_;
-    openssl("genpkey @opt -out $TMP/$name.pem");
-    openssl("pkey -in $TMP/$name.pem -pubout -out $TMP/$name-pub.pem");
-}
 
 sub slurp { local (@ARGV, $/) = @_; <> }
 

@@ -127,7 +127,8 @@ use Socket qw(SOCK_STREAM);
 use Test::More ();
 use Time::HiRes qw(sleep time);
 
-our @EXPORT = qw(tmpdir free_port write_file repo_root module_path fixture have_module
+our @EXPORT = qw(tmpdir free_port write_file repo_root module_path fixture
+    have_module openssl genkey
     wait_for start_redis redis_cmd redis_pipeline is_redis_error start_nginx
     nginx_t http_get http_request http_conn fake_store resp_encode exec_reply
     is_json_equal error_log_clean error_log_lacks run_cases);
@@ -173,6 +174,22 @@ sub fixture {
     return -f $shared ? abs_path($shared) : repo_root() . "/t/data/$name";
 }
 sub have_module { -f module_path() }
+
+# keys for the JWT tests, made by the openssl command (not by libjwt):
+# genkey('rsa1', '-algorithm RSA -pkeyopt rsa_keygen_bits:2048') writes
+# tmpdir()/rsa1.pem and its public half tmpdir()/rsa1-pub.pem
+sub openssl {
+    my $out = `openssl @_ 2>&1`;
+    die "openssl @_: $out" if $?;
+    return $out;
+}
+
+sub genkey {
+    my ($name, @opt) = @_;
+    my $tmp = tmpdir();
+    openssl("genpkey @opt -out $tmp/$name.pem");
+    openssl("pkey -in $tmp/$name.pem -pubout -out $tmp/$name-pub.pem");
+}
 
 sub tmpdir {
     $TMP //= File::Temp::tempdir('session-test-XXXXXX', TMPDIR => 1,
