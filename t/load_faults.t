@@ -38,7 +38,7 @@ use Socket qw(IPPROTO_TCP TCP_NODELAY);
 use Time::HiRes qw(time sleep);
 use SessionTest;
 
-plan skip_all => 'module not built' unless have_module();
+BAIL_OUT('module not built: run make') unless have_module();
 # statuses within 300ms timeouts and a 1 s recovery mean nothing at
 # valgrind's speed
 plan skip_all => 'timing under load: not under valgrind' if $ENV{TEST_NGINX_VALGRIND};

@@ -14,7 +14,7 @@ use Time::HiRes qw(time);
 use JSON::PP ();
 use SessionTest;
 
-plan skip_all => 'module not built' unless have_module();
+BAIL_OUT('module not built: run make') unless have_module();
 
 my %CODE = (502 => 'store_error', 503 => 'store_unavailable',
             504 => 'store_timeout');

@@ -15,7 +15,7 @@ use IO::Socket::INET;
 use Time::HiRes qw(time);
 use SessionTest;
 
-plan skip_all => 'module not built' unless have_module();
+BAIL_OUT('module not built: run make') unless have_module();
 
 my $ID = '19fe3b9e-384e-41d1-bded-8de9ef3abacb';
 my %CODE = (502 => 'store_error', 503 => 'store_unavailable',
