@@ -12,9 +12,10 @@
 #include <ngx_sha1.h>
 
 
+/* an error response of this module: its body is fixed at compile time */
 typedef struct {
-    ngx_str_t                   error;
-    ngx_str_t                   description;
+    ngx_uint_t                  status;
+    ngx_str_t                   body;
 } ngx_http_session_error_t;
 
 
@@ -24,6 +25,8 @@ static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_send_error(ngx_http_request_t *r,
+    ngx_http_session_error_t *err);
 static ngx_int_t ngx_http_session_send(ngx_http_request_t *r,
     ngx_uint_t status, u_char *body, size_t len);
 static ngx_int_t ngx_http_session_render(ngx_http_request_t *r,
@@ -234,29 +237,33 @@ static ngx_http_variable_t  ngx_http_session_vars[] = {
 };
 
 
-#define ngx_http_session_error(code, text)                                    \
-    { ngx_string(code), ngx_string(text) }
-
-/* bodies of the errors this module answers with, by status */
+#define ngx_http_session_error(status, code, text)                            \
+    { status, ngx_string("{\"error\":\"" code "\","                           \
+                         "\"error_description\":\"" text "\"}") }
 
 static ngx_http_session_error_t  ngx_http_session_err_400 =
-    ngx_http_session_error("invalid_request", "malformed request_id");
+    ngx_http_session_error(NGX_HTTP_BAD_REQUEST, "invalid_request",
+                           "malformed request_id");
 static ngx_http_session_error_t  ngx_http_session_err_body =
-    ngx_http_session_error("invalid_request",
+    ngx_http_session_error(NGX_HTTP_BAD_REQUEST, "invalid_request",
                            "a request body is not allowed");
 static ngx_http_session_error_t  ngx_http_session_err_404 =
-    ngx_http_session_error("not_found", "no such session");
+    ngx_http_session_error(NGX_HTTP_NOT_FOUND, "not_found",
+                           "no such session");
 static ngx_http_session_error_t  ngx_http_session_err_405 =
-    ngx_http_session_error("method_not_allowed", "use GET or HEAD");
+    ngx_http_session_error(NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+                           "use GET or HEAD");
 static ngx_http_session_error_t  ngx_http_session_err_500 =
-    ngx_http_session_error("server_error", "internal error");
+    ngx_http_session_error(NGX_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                           "internal error");
 static ngx_http_session_error_t  ngx_http_session_err_502 =
-    ngx_http_session_error("store_error", "the session store failed");
+    ngx_http_session_error(NGX_HTTP_BAD_GATEWAY, "store_error",
+                           "the session store failed");
 static ngx_http_session_error_t  ngx_http_session_err_503 =
-    ngx_http_session_error("store_unavailable",
+    ngx_http_session_error(NGX_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
                            "the session store is unavailable");
 static ngx_http_session_error_t  ngx_http_session_err_504 =
-    ngx_http_session_error("store_timeout",
+    ngx_http_session_error(NGX_HTTP_GATEWAY_TIME_OUT, "store_timeout",
                            "the session store timed out");
 
 
@@ -285,7 +292,7 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
     {
         ngx_http_finalize_request(r, ngx_http_session_send_error(r,
-                                                       NGX_HTTP_NOT_ALLOWED));
+                                                   &ngx_http_session_err_405));
         return NGX_DONE;
     }
 
@@ -323,7 +330,7 @@ ngx_http_session_handler(ngx_http_request_t *r)
     }
 
     if (ngx_http_session_request_id(r, &ctx->request_id) != NGX_OK) {
-        return ngx_http_session_send_error(r, NGX_HTTP_BAD_REQUEST);
+        return ngx_http_session_send_error(r, &ngx_http_session_err_400);
     }
 
     /*
@@ -332,9 +339,7 @@ ngx_http_session_handler(ngx_http_request_t *r)
      */
 
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
-        return ngx_http_session_send_error_text(r, NGX_HTTP_BAD_REQUEST,
-                                    &ngx_http_session_err_body.error,
-                                    &ngx_http_session_err_body.description);
+        return ngx_http_session_send_error(r, &ngx_http_session_err_body);
     }
 
     return ngx_http_session_fetch(r, ctx);
@@ -373,44 +378,47 @@ ngx_http_session_request_id(ngx_http_request_t *r, ngx_str_t *id)
 void
 ngx_http_session_respond(ngx_http_request_t *r)
 {
-    ngx_int_t                rc;
-    ngx_http_session_ctx_t  *ctx;
+    ngx_int_t                  rc;
+    ngx_http_session_ctx_t    *ctx;
+    ngx_http_session_error_t  *err;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx->outcome == NGX_HTTP_SESSION_FOUND
+        && !ngx_http_session_owner_matches(r, ctx))
+    {
+        /* another tenant's session is, to this caller, no session */
+        ctx->outcome = NGX_HTTP_SESSION_NOT_FOUND;
+    }
 
     switch (ctx->outcome) {
 
     case NGX_HTTP_SESSION_FOUND:
-        if (!ngx_http_session_owner_matches(r, ctx)) {
-            /* another tenant's session is, to this caller, no session */
-            ctx->outcome = NGX_HTTP_SESSION_NOT_FOUND;
-            rc = ngx_http_session_send_error(r, NGX_HTTP_NOT_FOUND);
-            break;
-        }
-
-        rc = ngx_http_session_send_found(r, ctx);
-        break;
+        ngx_http_finalize_request(r, ngx_http_session_send_found(r, ctx));
+        return;
 
     case NGX_HTTP_SESSION_NOT_FOUND:
-        rc = ngx_http_session_send_error(r, NGX_HTTP_NOT_FOUND);
+        err = &ngx_http_session_err_404;
         break;
 
     case NGX_HTTP_SESSION_STORE_ERROR:
-        rc = ngx_http_session_send_error(r, NGX_HTTP_BAD_GATEWAY);
+        err = &ngx_http_session_err_502;
         break;
 
     case NGX_HTTP_SESSION_STORE_UNAVAILABLE:
-        rc = ngx_http_session_send_error(r, NGX_HTTP_SERVICE_UNAVAILABLE);
+        err = &ngx_http_session_err_503;
         break;
 
     case NGX_HTTP_SESSION_STORE_TIMEOUT:
-        rc = ngx_http_session_send_error(r, NGX_HTTP_GATEWAY_TIME_OUT);
+        err = &ngx_http_session_err_504;
         break;
 
     default: /* NGX_HTTP_SESSION_INTERNAL_ERROR, NGX_HTTP_SESSION_PENDING */
-        rc = ngx_http_session_send_error(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        err = &ngx_http_session_err_500;
         break;
     }
+
+    rc = ngx_http_session_send_error(r, err);
 
     ngx_http_finalize_request(r, rc);
 }
@@ -505,7 +513,7 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         if (rc == NGX_DECLINED) {
             /* nor is there a session status to show in a variable */
             ctx->outcome = NGX_HTTP_SESSION_STORE_ERROR;
-            return ngx_http_session_send_error(r, NGX_HTTP_BAD_GATEWAY);
+            return ngx_http_session_send_error(r, &ngx_http_session_err_502);
         }
 
         if (rc != NGX_OK) {
@@ -641,55 +649,24 @@ ngx_http_session_set_etag(ngx_http_request_t *r, ngx_str_t *etag)
 }
 
 
-ngx_int_t
-ngx_http_session_send_error(ngx_http_request_t *r, ngx_uint_t status)
+static ngx_int_t
+ngx_http_session_send_error(ngx_http_request_t *r,
+    ngx_http_session_error_t *err)
 {
-    ngx_http_session_error_t  *err;
-
-    switch (status) {
-
-    case NGX_HTTP_BAD_REQUEST:
-        err = &ngx_http_session_err_400;
-        break;
-
-    case NGX_HTTP_NOT_FOUND:
-        err = &ngx_http_session_err_404;
-        break;
-
-    case NGX_HTTP_NOT_ALLOWED:
-        err = &ngx_http_session_err_405;
-
-        if (ngx_http_session_add_header(r, &ngx_http_session_allow,
-                                        &ngx_http_session_get_head, NULL)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        break;
-
-    case NGX_HTTP_BAD_GATEWAY:
-        err = &ngx_http_session_err_502;
-        break;
-
-    case NGX_HTTP_SERVICE_UNAVAILABLE:
-        err = &ngx_http_session_err_503;
-        break;
-
-    case NGX_HTTP_GATEWAY_TIME_OUT:
-        err = &ngx_http_session_err_504;
-        break;
-
-    default:
-        status = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        err = &ngx_http_session_err_500;
-        break;
+    if (err->status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_session_add_header(r, &ngx_http_session_allow,
+                                       &ngx_http_session_get_head, NULL)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    return ngx_http_session_send_error_text(r, status, &err->error,
-                                            &err->description);
+    return ngx_http_session_send(r, err->status, err->body.data,
+                                 err->body.len);
 }
 
+
+/* an error whose description is chosen at run time (the JWT refusals) */
 
 ngx_int_t
 ngx_http_session_send_error_text(ngx_http_request_t *r, ngx_uint_t status,

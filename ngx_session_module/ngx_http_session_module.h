@@ -117,8 +117,6 @@ ngx_int_t ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
 
 /* ngx_http_session_module.c */
 void ngx_http_session_respond(ngx_http_request_t *r);
-ngx_int_t ngx_http_session_send_error(ngx_http_request_t *r,
-    ngx_uint_t status);
 ngx_int_t ngx_http_session_send_error_text(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *error, ngx_str_t *description);
 ngx_int_t ngx_http_session_add_header(ngx_http_request_t *r,
