@@ -169,8 +169,14 @@ EOF
 };
 
 subtest 'the default port is 6379' => sub {
-    my ($rc, $o) = nginx_t('location /x/ { session_result_pass 127.0.0.1; }');
-    is $rc, 0, 'host without a port is accepted' or diag $o;
+    my $n = start_nginx('location /x/ { session_result_pass 127.0.0.1; }',
+                        log_format => q{'$upstream_addr'});
+    my $r = http_get($n->port, '/x/abc');
+    like $r->{headers}{'content-type'} // '', qr{^application/json},
+         'answered by the module, whatever is on 6379';
+    ok wait_for(sub { $n->access_log =~ /^127\.0\.0\.1:6379$/m }, 5),
+       'the store was 127.0.0.1:6379';
+    $n->stop;
 };
 
 $ngx->stop;
