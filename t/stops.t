@@ -3,22 +3,31 @@
 # six values of a stop can fail a session.  Other members are dropped, so a
 # vendor's huge number, a repeated key or a "\u0000" in a key there is fine;
 # they must still be JSON, and nesting stays bounded (the stop is level 1 of
-# 64).  Two values for one emitted key are ambiguous: 502.
+# 64).  Two values for one emitted key are ambiguous: 502.  The RESP bound
+# of the stops list is here too (issue 9 item 9).
 
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
+use Time::HiRes qw(time);
 use JSON::PP ();
 use SessionTest;
 
 BAIL_OUT('module not built: run make') unless have_module();
 
 my $redis = start_redis();
-my $ngx = start_nginx(<<'EOF', redis => $redis);
+my $big = fake_store(reply => "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n*0\r\n"
+                            . "*16000000\r\n");
+my $ngx = start_nginx(<<"EOF", redis => $redis);
     location /api/session/result/ {
         session_result_pass 127.0.0.1:%%REDIS_PORT%%;
+    }
+    location /huge-count/ {
+        session_result_pass 127.0.0.1:${\ $big->port };
+        session_result_buffer_size 16m;
+        session_result_read_timeout 3s;
     }
 EOF
 
@@ -83,6 +92,16 @@ for (@refused) {
     like $ngx->error_log, qr/invalid stored session "session:\{$id\}": $log/,
          "$id: logged with the key and the reason";
 }
+
+# a list count that cannot fit the largest reply fails at its header,
+# before any allocation for it and without waiting for the elements
+my $t0 = time;
+my $r = http_get($ngx->port, '/huge-count/some-id');
+my $took = time - $t0;
+is $r->{status}, 502, '*16000000 with a 16m buffer: 502';
+ok $took < 2, sprintf('at once (%.2f s), not at the 3 s read timeout', $took);
+like $ngx->error_log, qr/store sent an invalid reply for "session:\{some-id\}": LRANGE count past the reply limit/,
+     'logged with the key and the reason';
 
 $ngx->stop;
 error_log_clean($ngx);
