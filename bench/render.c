@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "seed.h"
 #include "ngx_session_json.h"
+#include "seed.h"
 
 
 #define BENCH_NSTOPS  300
@@ -65,29 +65,11 @@ main(int argc, char **argv)
 
     memset(&sd, 0, sizeof(sd));
 
-    bench_set(&sd, NGX_SESSION_FN, "John");
-    bench_set(&sd, NGX_SESSION_LN, "Doe");
-    bench_set(&sd, NGX_SESSION_ADDR, "");
-    bench_set(&sd, NGX_SESSION_CITY, "");
-    bench_set(&sd, NGX_SESSION_STATE, "");
-    bench_set(&sd, NGX_SESSION_ZIP, "");
-    bench_set(&sd, NGX_SESSION_DOB, "19900101");
-    bench_set(&sd, NGX_SESSION_EMAIL, "johndoe@example.com");
-    bench_set(&sd, NGX_SESSION_PHONE, "123-456-7890");
-    bench_set(&sd, NGX_SESSION_REFERENCE, "");
-    bench_set(&sd, NGX_SESSION_STATUS, "PASS");
-    bench_set(&sd, NGX_SESSION_REQUEST_ID,
-              "19fe3b9e-384e-41d1-bded-8de9ef3abacb");
-    bench_set(&sd, NGX_SESSION_ADDITIONAL_DATA, "[]");
-    bench_set(&sd, NGX_SESSION_DCAMS_PLUS,
-              "{\"document_data\":{},\"output\":{\"vpin\":{}},"
-              "\"api_processing_error\":false,"
-              "\"service\":\"PhoneMatch5.0.Smart2FA.SMS\","
-              "\"confirmation\":180603431,\"action\":\"PASS\","
-              "\"detail\":\"ALL CHECKS PASSED\","
-              "\"issues\":[\"OUT-OF-BAND SUCCESSFUL\"]}");
-    bench_set(&sd, NGX_SESSION_STORAGE, "{\"success\":null}");
-    bench_set(&sd, NGX_SESSION_DOCUMENTS, "null");
+    for (k = 0; k < SEED_NFIELDS; k++) {
+        if (seed_fields[k].field != NGX_SESSION_OWNER) {
+            bench_set(&sd, seed_fields[k].field, seed_fields[k].value);
+        }
+    }
 
     sd.nstops = stops300 ? BENCH_NSTOPS : 3;
 

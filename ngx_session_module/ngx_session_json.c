@@ -87,9 +87,12 @@ static int ngx_session_stop_member(ngx_session_scan_t *sc,
 static int ngx_session_stop_index(const unsigned char *p, size_t len,
     int escaped);
 static int ngx_session_scan_skip(ngx_session_scan_t *sc);
+static int ngx_session_scan_scalar(ngx_session_scan_t *sc);
 static int ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped);
 static int ngx_session_scan_utf8(ngx_session_scan_t *sc);
 static int ngx_session_scan_number(ngx_session_scan_t *sc);
+static const unsigned char *ngx_session_scan_digits(const unsigned char *p,
+    const unsigned char *end);
 static int ngx_session_scan_literal(ngx_session_scan_t *sc,
     const char *literal, size_t len);
 static void ngx_session_scan_space(ngx_session_scan_t *sc);
@@ -789,40 +792,8 @@ ngx_session_scan_skip(ngx_session_scan_t *sc)
                 break;
             }
 
-            switch (*sc->p) {
-
-            case '"':
-                if (ngx_session_scan_string(sc, &escaped) != NGX_SESSION_OK) {
-                    return NGX_SESSION_ERROR;
-                }
-                break;
-
-            case 't':
-                if (ngx_session_scan_literal(sc, "true", 4) != NGX_SESSION_OK)
-                {
-                    return NGX_SESSION_ERROR;
-                }
-                break;
-
-            case 'f':
-                if (ngx_session_scan_literal(sc, "false", 5) != NGX_SESSION_OK)
-                {
-                    return NGX_SESSION_ERROR;
-                }
-                break;
-
-            case 'n':
-                if (ngx_session_scan_literal(sc, "null", 4) != NGX_SESSION_OK)
-                {
-                    return NGX_SESSION_ERROR;
-                }
-                break;
-
-            default:
-                if (ngx_session_scan_number(sc) != NGX_SESSION_OK) {
-                    return NGX_SESSION_ERROR;
-                }
-                break;
+            if (ngx_session_scan_scalar(sc) != NGX_SESSION_OK) {
+                return NGX_SESSION_ERROR;
             }
 
             state = sw_next;
@@ -866,6 +837,33 @@ ngx_session_scan_skip(ngx_session_scan_t *sc)
         if (state == sw_next && depth == 0) {
             return NGX_SESSION_OK;
         }
+    }
+}
+
+
+/* a string, number, true, false or null at sc->p */
+
+static int
+ngx_session_scan_scalar(ngx_session_scan_t *sc)
+{
+    int  escaped;
+
+    switch (*sc->p) {
+
+    case '"':
+        return ngx_session_scan_string(sc, &escaped);
+
+    case 't':
+        return ngx_session_scan_literal(sc, "true", 4);
+
+    case 'f':
+        return ngx_session_scan_literal(sc, "false", 5);
+
+    case 'n':
+        return ngx_session_scan_literal(sc, "null", 4);
+
+    default:
+        return ngx_session_scan_number(sc);
     }
 }
 
@@ -994,7 +992,7 @@ ngx_session_scan_utf8(ngx_session_scan_t *sc)
 static int
 ngx_session_scan_number(ngx_session_scan_t *sc)
 {
-    const unsigned char  *p, *end, *digits;
+    const unsigned char  *p, *end;
 
     p = sc->p;
     end = sc->end;
@@ -1006,22 +1004,12 @@ ngx_session_scan_number(ngx_session_scan_t *sc)
     if (p < end && *p == '0') {
         p++;
 
-    } else {
-        for (digits = p; p < end && ngx_session_digit(*p); p++) {
-            /* void */
-        }
-
-        if (p == digits) {
-            return ngx_session_scan_fail(sc, "invalid JSON text");
-        }
+    } else if ((p = ngx_session_scan_digits(p, end)) == NULL) {
+        return ngx_session_scan_fail(sc, "invalid JSON text");
     }
 
     if (p < end && *p == '.') {
-        for (digits = ++p; p < end && ngx_session_digit(*p); p++) {
-            /* void */
-        }
-
-        if (p == digits) {
+        if ((p = ngx_session_scan_digits(p + 1, end)) == NULL) {
             return ngx_session_scan_fail(sc, "invalid JSON text");
         }
     }
@@ -1033,11 +1021,7 @@ ngx_session_scan_number(ngx_session_scan_t *sc)
             p++;
         }
 
-        for (digits = p; p < end && ngx_session_digit(*p); p++) {
-            /* void */
-        }
-
-        if (p == digits) {
+        if ((p = ngx_session_scan_digits(p, end)) == NULL) {
             return ngx_session_scan_fail(sc, "invalid JSON text");
         }
     }
@@ -1045,6 +1029,21 @@ ngx_session_scan_number(ngx_session_scan_t *sc)
     sc->p = p;
 
     return NGX_SESSION_OK;
+}
+
+
+/* one digit or more: what follows them, or NULL */
+
+static const unsigned char *
+ngx_session_scan_digits(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char  *start;
+
+    for (start = p; p < end && ngx_session_digit(*p); p++) {
+        /* void */
+    }
+
+    return p == start ? NULL : p;
 }
 
 

@@ -16,8 +16,8 @@
 #include <jansson.h>
 
 #include "tap.h"
-#include "seed.h"
 #include "ngx_session_json.h"
+#include "seed.h"
 
 
 #define TEST_FIXTURE  "../shared/fixtures/seed-session.json"
@@ -217,32 +217,13 @@ test_read_file(const char *path, size_t *len)
 static void
 test_seed(ngx_session_data_t *sd, ngx_session_str_t *stops)
 {
+    size_t  i;
+
     memset(sd, 0, sizeof(ngx_session_data_t));
 
-    test_set(sd, NGX_SESSION_FN, "John");
-    test_set(sd, NGX_SESSION_LN, "Doe");
-    test_set(sd, NGX_SESSION_ADDR, "");
-    test_set(sd, NGX_SESSION_CITY, "");
-    test_set(sd, NGX_SESSION_STATE, "");
-    test_set(sd, NGX_SESSION_ZIP, "");
-    test_set(sd, NGX_SESSION_DOB, "19900101");
-    test_set(sd, NGX_SESSION_EMAIL, "johndoe@example.com");
-    test_set(sd, NGX_SESSION_PHONE, "123-456-7890");
-    test_set(sd, NGX_SESSION_REFERENCE, "");
-    test_set(sd, NGX_SESSION_STATUS, "PASS");
-    test_set(sd, NGX_SESSION_REQUEST_ID,
-             "19fe3b9e-384e-41d1-bded-8de9ef3abacb");
-    test_set(sd, NGX_SESSION_OWNER, "client-a");
-    test_set(sd, NGX_SESSION_ADDITIONAL_DATA, "[]");
-    test_set(sd, NGX_SESSION_DCAMS_PLUS,
-             "{\"document_data\":{},\"output\":{\"vpin\":{}},"
-             "\"api_processing_error\":false,"
-             "\"service\":\"PhoneMatch5.0.Smart2FA.SMS\","
-             "\"confirmation\":180603431,\"action\":\"PASS\","
-             "\"detail\":\"ALL CHECKS PASSED\","
-             "\"issues\":[\"OUT-OF-BAND SUCCESSFUL\"]}");
-    test_set(sd, NGX_SESSION_STORAGE, "{\"success\":null}");
-    test_set(sd, NGX_SESSION_DOCUMENTS, "null");
+    for (i = 0; i < SEED_NFIELDS; i++) {
+        test_set(sd, seed_fields[i].field, seed_fields[i].value);
+    }
 
     test_stops(sd, stops, seed_stops, 3);
 }

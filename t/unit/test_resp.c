@@ -14,8 +14,8 @@
 #include <stdlib.h>
 
 #include "tap.h"
-#include "seed.h"
 #include "ngx_session_resp.h"
+#include "seed.h"
 
 
 #define MAX_LEN  65536
