@@ -4,6 +4,7 @@
 # make bench      the benchmark (bench/run, bench/README.md): the table, and
 #                 bench/results/<UTC time>.json
 # make bench-memory  10^6 requests, the worker's RSS before and after
+# make bench-render  callgrind: instructions per cold render (bench/render.c)
 
 SHELL      := /bin/bash
 NGX_SRC    ?= /usr/share/nginx/src
@@ -24,7 +25,7 @@ FUZZERS    := resp json syntax keys token
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
               $(BUILD)/unit/test_cache
 
-.PHONY: all deps test unit demo bench bench-memory test-valgrind test-asan fuzz fuzz-smoke clean
+.PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke clean
 
 all: $(MODULE)
 
@@ -140,6 +141,23 @@ bench: deps all
 
 bench-memory: deps all
 	bench/run --memory
+
+# the body builder alone, at the module's -O2: the published example and
+# 300 stops, instructions per ngx_session_json_build()
+$(BUILD)/bench/render: bench/render.c t/unit/seed.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) -std=gnu99 -g -O2 -Wall -Wextra -Werror -Ingx_session_module \
+	    -It/unit -o $@ $< ngx_session_module/ngx_session_json.c \
+	    ngx_session_module/ngx_session_data.c -ljansson
+
+bench-render: $(BUILD)/bench/render
+	@for c in example stops300; do \
+	    valgrind -q --tool=callgrind --callgrind-out-file=$(BUILD)/bench/$$c.cg \
+	        --toggle-collect=ngx_session_json_build $< $$c 100 >/dev/null; \
+	    callgrind_annotate $(BUILD)/bench/$$c.cg | awk -v c=$$c \
+	        '/PROGRAM TOTALS/ { gsub(",", "", $$1); \
+	         printf "%s: %d instructions per build\n", c, $$1 / 100 }'; \
+	done
 
 clean:
 	rm -rf $(BUILD)

@@ -39,8 +39,28 @@
 
 typedef struct {
     const char  *name;
-    const char  *error;
+    size_t       len;
+    const char  *error;        /* the value is not a string or null */
+    const char  *repeated;     /* the key comes twice */
 } ngx_session_stop_key_t;
+
+
+/* where the scanner found an emitted value of a stop */
+typedef struct {
+    const unsigned char  *data;       /* the string, quotes included; */
+                                      /* NULL: missing or null */
+    size_t                len;
+    unsigned              escaped:1;  /* holds a backslash */
+    unsigned              seen:1;
+} ngx_session_stop_value_t;
+
+
+/* the stop scanner: position, end, and the reason once it fails */
+typedef struct {
+    const unsigned char  *p;
+    const unsigned char  *end;
+    const char           *error;
+} ngx_session_scan_t;
 
 
 static json_t *ngx_session_json_root(const ngx_session_data_t *sd,
@@ -56,11 +76,33 @@ static json_t *ngx_session_json_journey(const ngx_session_data_t *sd,
     ngx_session_json_result_t *res);
 static json_t *ngx_session_json_stop(const ngx_session_str_t *s,
     int64_t *usec, int *parsed, ngx_session_json_result_t *res);
+static json_t *ngx_session_json_stop_value(const ngx_session_stop_value_t *v,
+    ngx_session_json_result_t *res);
+static json_t *ngx_session_json_decode(const unsigned char *p, size_t len,
+    ngx_session_json_result_t *res);
+static int ngx_session_stop_scan(const ngx_session_str_t *s,
+    ngx_session_stop_value_t *values, const char **error);
+static int ngx_session_stop_member(ngx_session_scan_t *sc,
+    ngx_session_stop_value_t *values);
+static int ngx_session_stop_index(const unsigned char *p, size_t len,
+    int escaped);
+static int ngx_session_scan_skip(ngx_session_scan_t *sc);
+static int ngx_session_scan_scalar(ngx_session_scan_t *sc);
+static int ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped);
+static int ngx_session_scan_utf8(ngx_session_scan_t *sc);
+static int ngx_session_scan_number(ngx_session_scan_t *sc);
+static const unsigned char *ngx_session_scan_digits(const unsigned char *p,
+    const unsigned char *end);
+static int ngx_session_scan_literal(ngx_session_scan_t *sc,
+    const char *literal, size_t len);
+static void ngx_session_scan_space(ngx_session_scan_t *sc);
+static int ngx_session_scan_fail(ngx_session_scan_t *sc, const char *error);
 static size_t ngx_session_json_estimate(const ngx_session_data_t *sd,
     int pretty);
 static int ngx_session_json_dump(json_t *root, size_t size, int pretty,
     ngx_session_alloc_pt alloc, void *pool, ngx_session_json_result_t *res);
 static int ngx_session_json_too_deep(const unsigned char *p, size_t len);
+static int ngx_session_hex4(const unsigned char *p);
 static int ngx_session_number(const unsigned char *p, size_t n);
 static int ngx_session_days_in_month(int year, int month);
 static int64_t ngx_session_days_from_civil(int64_t year, int month,
@@ -69,13 +111,17 @@ static int ngx_session_etagc(unsigned char c);
 
 
 /* the emitted keys of a stop, in order */
+#define ngx_session_stop_entry(name)                                          \
+    { name, sizeof(name) - 1, "\"" name "\" is not a string or null",          \
+      "\"" name "\" repeated" }
+
 static const ngx_session_stop_key_t  ngx_session_stop_keys[] = {
-    { "timestamp", "\"timestamp\" is not a string or null" },
-    { "type", "\"type\" is not a string or null" },
-    { "source", "\"source\" is not a string or null" },
-    { "status", "\"status\" is not a string or null" },
-    { "action", "\"action\" is not a string or null" },
-    { "detail", "\"detail\" is not a string or null" }
+    ngx_session_stop_entry("timestamp"),
+    ngx_session_stop_entry("type"),
+    ngx_session_stop_entry("source"),
+    ngx_session_stop_entry("status"),
+    ngx_session_stop_entry("action"),
+    ngx_session_stop_entry("detail")
 };
 
 #define NGX_SESSION_STOP_NKEYS                                                \
@@ -264,18 +310,25 @@ static json_t *
 ngx_session_json_load(const ngx_session_str_t *s,
     ngx_session_json_result_t *res)
 {
-    json_t        *value;
-    json_error_t   err;
-
     if (ngx_session_json_too_deep(s->data, s->len)) {
         res->error = "JSON text nested too deeply";
         return NULL;
     }
 
+    return ngx_session_json_decode(s->data, s->len, res);
+}
+
+
+static json_t *
+ngx_session_json_decode(const unsigned char *p, size_t len,
+    ngx_session_json_result_t *res)
+{
+    json_t        *value;
+    json_error_t   err;
+
     /* err.text may quote the data: only its code is looked at */
 
-    value = json_loadb((const char *) s->data, s->len,
-                       NGX_SESSION_JSON_DECODE, &err);
+    value = json_loadb((const char *) p, len, NGX_SESSION_JSON_DECODE, &err);
 
     if (value == NULL) {
         switch (json_error_code(&err)) {
@@ -378,51 +431,45 @@ failed:
 }
 
 
-/* a stored stop, cut down to the six keys; *parsed: timestamp usable */
+/*
+ * A stored stop, cut down to the six keys; *parsed: timestamp usable.
+ *
+ * Only the six values are decoded, by jansson.  Every other member is
+ * dropped, so it is only scanned: it must be JSON (RFC 8259 syntax, UTF-8),
+ * and it is not judged further, since nothing of it is ever emitted: a
+ * number of any size, a key repeated or holding "\u0000", a lone surrogate
+ * escape are all fine there.  Nesting stays bounded by
+ * NGX_SESSION_JSON_MAX_DEPTH, the stop itself counting as one: the bound
+ * protects the worker from the text, whatever becomes of it.
+ */
 
 static json_t *
 ngx_session_json_stop(const ngx_session_str_t *s, int64_t *usec,
     int *parsed, ngx_session_json_result_t *res)
 {
-    size_t   i;
-    json_t  *stored, *stop, *value;
+    size_t                     i;
+    json_t                    *stop, *value;
+    ngx_session_stop_value_t   values[NGX_SESSION_STOP_NKEYS];
 
     *parsed = 0;
-    stop = NULL;
 
-    stored = ngx_session_json_load(s, res);
-    if (stored == NULL) {
+    if (ngx_session_stop_scan(s, values, &res->error) != NGX_SESSION_OK) {
         return NULL;
-    }
-
-    if (!json_is_object(stored)) {
-        res->error = "not a JSON object";
-        goto failed;
     }
 
     stop = json_object();
     if (stop == NULL) {
-        goto failed;
+        return NULL;
     }
 
     for (i = 0; i < NGX_SESSION_STOP_NKEYS; i++) {
-        value = json_object_get(stored, ngx_session_stop_keys[i].name);
-
-        if (value == NULL || json_is_null(value)) {
-            value = json_stringn("", 0);
-
-        } else if (json_is_string(value)) {
-            json_incref(value);
-
-        } else {
-            res->error = ngx_session_stop_keys[i].error;
-            goto failed;
-        }
+        value = ngx_session_json_stop_value(&values[i], res);
 
         if (json_object_set_new(stop, ngx_session_stop_keys[i].name, value)
             != 0)
         {
-            goto failed;
+            json_decref(stop);
+            return NULL;
         }
     }
 
@@ -433,16 +480,612 @@ ngx_session_json_stop(const ngx_session_str_t *s, int64_t *usec,
                    json_string_length(value), usec)
                == NGX_SESSION_OK);
 
-    json_decref(stored);
-
     return stop;
+}
 
-failed:
 
-    json_decref(stop);
-    json_decref(stored);
+/*
+ * The scanner has checked the string's syntax and UTF-8: without escapes
+ * its text is the value.  json_stringn() still checks UTF-8, as for every
+ * other string of the body.
+ */
 
-    return NULL;
+static json_t *
+ngx_session_json_stop_value(const ngx_session_stop_value_t *v,
+    ngx_session_json_result_t *res)
+{
+    json_t  *value;
+
+    if (v->data == NULL) {
+        return json_stringn("", 0);
+    }
+
+    if (!v->escaped) {
+        value = json_stringn((const char *) v->data + 1, v->len - 2);
+        if (value == NULL) {
+            res->error = "invalid UTF-8 in JSON text";
+        }
+
+        return value;
+    }
+
+    value = ngx_session_json_decode(v->data, v->len, res);
+
+    if (value != NULL && !json_is_string(value)) {
+        json_decref(value);
+        res->error = "invalid JSON text";
+        return NULL;
+    }
+
+    return value;
+}
+
+
+/*
+ * The stop's text as one JSON object: values[] says where each of the six
+ * values is.  A stop that is JSON but not an object is told apart from one
+ * that is not JSON at all, for the log.
+ */
+
+static int
+ngx_session_stop_scan(const ngx_session_str_t *s,
+    ngx_session_stop_value_t *values, const char **error)
+{
+    ngx_session_scan_t  sc;
+
+    memset(values, 0, NGX_SESSION_STOP_NKEYS * sizeof(*values));
+
+    sc.p = s->data;
+    sc.end = s->data + s->len;
+    sc.error = NULL;
+
+    ngx_session_scan_space(&sc);
+
+    if (sc.p == sc.end || *sc.p != '{') {
+        if (ngx_session_scan_skip(&sc) == NGX_SESSION_OK) {
+            ngx_session_scan_space(&sc);
+
+            if (sc.p == sc.end) {
+                sc.error = "not a JSON object";
+            }
+        }
+
+        *error = sc.error ? sc.error : "invalid JSON text";
+        return NGX_SESSION_ERROR;
+    }
+
+    sc.p++;
+    ngx_session_scan_space(&sc);
+
+    if (sc.p < sc.end && *sc.p == '}') {
+        sc.p++;
+
+    } else {
+        for ( ;; ) {
+            if (ngx_session_stop_member(&sc, values) != NGX_SESSION_OK) {
+                *error = sc.error;
+                return NGX_SESSION_ERROR;
+            }
+
+            ngx_session_scan_space(&sc);
+
+            if (sc.p < sc.end && *sc.p == ',') {
+                sc.p++;
+                ngx_session_scan_space(&sc);
+                continue;
+            }
+
+            if (sc.p < sc.end && *sc.p == '}') {
+                sc.p++;
+                break;
+            }
+
+            *error = "invalid JSON text";
+            return NGX_SESSION_ERROR;
+        }
+    }
+
+    ngx_session_scan_space(&sc);
+
+    if (sc.p != sc.end) {
+        *error = "invalid JSON text";
+        return NGX_SESSION_ERROR;
+    }
+
+    return NGX_SESSION_OK;
+}
+
+
+/* "key": value, at sc->p; a named key's value is noted, any other skipped */
+
+static int
+ngx_session_stop_member(ngx_session_scan_t *sc,
+    ngx_session_stop_value_t *values)
+{
+    int                        i, escaped;
+    const unsigned char       *key;
+    ngx_session_stop_value_t  *v;
+
+    if (sc->p == sc->end || *sc->p != '"') {
+        return ngx_session_scan_fail(sc, "invalid JSON text");
+    }
+
+    key = sc->p;
+
+    if (ngx_session_scan_string(sc, &escaped) != NGX_SESSION_OK) {
+        return NGX_SESSION_ERROR;
+    }
+
+    i = ngx_session_stop_index(key + 1, sc->p - key - 2, escaped);
+
+    ngx_session_scan_space(sc);
+
+    if (sc->p == sc->end || *sc->p != ':') {
+        return ngx_session_scan_fail(sc, "invalid JSON text");
+    }
+
+    sc->p++;
+    ngx_session_scan_space(sc);
+
+    if (i < 0) {
+        return ngx_session_scan_skip(sc);
+    }
+
+    /* two values for one emitted key: neither is more right than the other */
+
+    v = &values[i];
+
+    if (v->seen) {
+        return ngx_session_scan_fail(sc, ngx_session_stop_keys[i].repeated);
+    }
+
+    v->seen = 1;
+
+    if (sc->p < sc->end && *sc->p == '"') {
+        v->data = sc->p;
+
+        if (ngx_session_scan_string(sc, &escaped) != NGX_SESSION_OK) {
+            return NGX_SESSION_ERROR;
+        }
+
+        v->len = sc->p - v->data;
+        v->escaped = escaped;
+
+        return NGX_SESSION_OK;
+    }
+
+    if (sc->p < sc->end && *sc->p == 'n') {
+        return ngx_session_scan_literal(sc, "null", 4);
+    }
+
+    return ngx_session_scan_fail(sc, ngx_session_stop_keys[i].error);
+}
+
+
+/*
+ * Which of the six keys a key's text names, or -1.  An escaped key is
+ * decoded as far as it can still be one of them: they are short and ASCII,
+ * so anything longer or beyond ASCII is another key.  The text has been
+ * scanned, so every escape is complete.
+ */
+
+static int
+ngx_session_stop_index(const unsigned char *p, size_t len, int escaped)
+{
+    size_t                i, n;
+    unsigned              c;
+    unsigned char         name[16];
+    const unsigned char  *end;
+
+    if (escaped) {
+        end = p + len;
+        n = 0;
+
+        while (p < end) {
+            c = *p++;
+
+            if (c == '\\') {
+                c = *p++;
+
+                switch (c) {
+                case 'b': c = '\b'; break;
+                case 'f': c = '\f'; break;
+                case 'n': c = '\n'; break;
+                case 'r': c = '\r'; break;
+                case 't': c = '\t'; break;
+                case 'u':
+                    c = ngx_session_hex4(p);
+                    p += 4;
+                    break;
+                default:  /* '"', '\\', '/' stand for themselves */
+                    break;
+                }
+            }
+
+            if (c >= 0x80 || n == sizeof(name)) {
+                return -1;
+            }
+
+            name[n++] = (unsigned char) c;
+        }
+
+        p = name;
+        len = n;
+    }
+
+    for (i = 0; i < NGX_SESSION_STOP_NKEYS; i++) {
+        if (len == ngx_session_stop_keys[i].len
+            && memcmp(p, ngx_session_stop_keys[i].name, len) == 0)
+        {
+            return (int) i;
+        }
+    }
+
+    return -1;
+}
+
+
+/*
+ * Skips one JSON value of any kind, without recursion: arrays has bit d
+ * set when the container open at depth d + 1 is an array.  Containers
+ * count from the stop's own level, which is already one deep.
+ */
+
+static int
+ngx_session_scan_skip(ngx_session_scan_t *sc)
+{
+    int        escaped;
+    size_t     depth;
+    uint64_t   arrays;
+    enum {
+        sw_value = 0,
+        sw_key,
+        sw_next
+    } state;
+
+    depth = 0;
+    arrays = 0;
+    state = sw_value;
+
+    for ( ;; ) {
+
+        ngx_session_scan_space(sc);
+
+        if (sc->p == sc->end) {
+            return ngx_session_scan_fail(sc, "invalid JSON text");
+        }
+
+        switch (state) {
+
+        case sw_value:
+
+            if (*sc->p == '[' || *sc->p == '{') {
+                if (depth + 1 >= NGX_SESSION_JSON_MAX_DEPTH) {
+                    return ngx_session_scan_fail(sc,
+                                                 "JSON text nested too deeply");
+                }
+
+                if (*sc->p == '[') {
+                    arrays |= (uint64_t) 1 << depth;
+                    state = sw_value;
+
+                } else {
+                    arrays &= ~((uint64_t) 1 << depth);
+                    state = sw_key;
+                }
+
+                depth++;
+                sc->p++;
+
+                ngx_session_scan_space(sc);
+
+                /* an empty container */
+
+                if (sc->p < sc->end
+                    && *sc->p == ((arrays >> (depth - 1) & 1) ? ']' : '}'))
+                {
+                    sc->p++;
+                    depth--;
+                    state = sw_next;
+                }
+
+                break;
+            }
+
+            if (ngx_session_scan_scalar(sc) != NGX_SESSION_OK) {
+                return NGX_SESSION_ERROR;
+            }
+
+            state = sw_next;
+            break;
+
+        case sw_key:
+
+            if (*sc->p != '"'
+                || ngx_session_scan_string(sc, &escaped) != NGX_SESSION_OK)
+            {
+                return ngx_session_scan_fail(sc, "invalid JSON text");
+            }
+
+            ngx_session_scan_space(sc);
+
+            if (sc->p == sc->end || *sc->p != ':') {
+                return ngx_session_scan_fail(sc, "invalid JSON text");
+            }
+
+            sc->p++;
+            state = sw_value;
+            break;
+
+        default: /* sw_next, inside a container */
+
+            if (*sc->p == ',') {
+                sc->p++;
+                state = (arrays >> (depth - 1) & 1) ? sw_value : sw_key;
+
+            } else if (*sc->p == ((arrays >> (depth - 1) & 1) ? ']' : '}')) {
+                sc->p++;
+                depth--;
+
+            } else {
+                return ngx_session_scan_fail(sc, "invalid JSON text");
+            }
+
+            break;
+        }
+
+        if (state == sw_next && depth == 0) {
+            return NGX_SESSION_OK;
+        }
+    }
+}
+
+
+/* a string, number, true, false or null at sc->p */
+
+static int
+ngx_session_scan_scalar(ngx_session_scan_t *sc)
+{
+    int  escaped;
+
+    switch (*sc->p) {
+
+    case '"':
+        return ngx_session_scan_string(sc, &escaped);
+
+    case 't':
+        return ngx_session_scan_literal(sc, "true", 4);
+
+    case 'f':
+        return ngx_session_scan_literal(sc, "false", 5);
+
+    case 'n':
+        return ngx_session_scan_literal(sc, "null", 4);
+
+    default:
+        return ngx_session_scan_number(sc);
+    }
+}
+
+
+/* a string at sc->p (its opening quote), up to after its closing quote */
+
+static int
+ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped)
+{
+    unsigned char  c;
+
+    *escaped = 0;
+    sc->p++;
+
+    while (sc->p < sc->end) {
+        c = *sc->p;
+
+        if (c == '"') {
+            sc->p++;
+            return NGX_SESSION_OK;
+        }
+
+        if (c < 0x20) {
+            break;
+        }
+
+        if (c >= 0x80) {
+            if (ngx_session_scan_utf8(sc) != NGX_SESSION_OK) {
+                return NGX_SESSION_ERROR;
+            }
+
+            continue;
+        }
+
+        sc->p++;
+
+        if (c != '\\') {
+            continue;
+        }
+
+        *escaped = 1;
+
+        if (sc->p == sc->end) {
+            break;
+        }
+
+        switch (*sc->p++) {
+
+        case '"': case '\\': case '/':
+        case 'b': case 'f': case 'n': case 'r': case 't':
+            continue;
+
+        case 'u':
+            if (sc->end - sc->p >= 4 && ngx_session_hex4(sc->p) >= 0) {
+                sc->p += 4;
+                continue;
+            }
+
+            break;
+        }
+
+        break;
+    }
+
+    return ngx_session_scan_fail(sc, "invalid JSON text");
+}
+
+
+/*
+ * One UTF-8 sequence of 2 to 4 bytes (RFC 3629): no overlong forms, no
+ * surrogates, nothing past U+10FFFF; as jansson judges the emitted values.
+ */
+
+static int
+ngx_session_scan_utf8(ngx_session_scan_t *sc)
+{
+    size_t               i, n;
+    uint32_t             cp, min;
+    const unsigned char  *p;
+
+    p = sc->p;
+
+    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        cp = p[0] & 0x1f;
+        min = 0x80;
+
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        cp = p[0] & 0x0f;
+        min = 0x800;
+
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        cp = p[0] & 0x07;
+        min = 0x10000;
+
+    } else {
+        return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+    }
+
+    if ((size_t) (sc->end - p) < n) {
+        return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+        }
+
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+    }
+
+    sc->p += n;
+
+    return NGX_SESSION_OK;
+}
+
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, of any size */
+
+static int
+ngx_session_scan_number(ngx_session_scan_t *sc)
+{
+    const unsigned char  *p, *end;
+
+    p = sc->p;
+    end = sc->end;
+
+    if (p < end && *p == '-') {
+        p++;
+    }
+
+    if (p < end && *p == '0') {
+        p++;
+
+    } else if ((p = ngx_session_scan_digits(p, end)) == NULL) {
+        return ngx_session_scan_fail(sc, "invalid JSON text");
+    }
+
+    if (p < end && *p == '.') {
+        if ((p = ngx_session_scan_digits(p + 1, end)) == NULL) {
+            return ngx_session_scan_fail(sc, "invalid JSON text");
+        }
+    }
+
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        p++;
+
+        if (p < end && (*p == '+' || *p == '-')) {
+            p++;
+        }
+
+        if ((p = ngx_session_scan_digits(p, end)) == NULL) {
+            return ngx_session_scan_fail(sc, "invalid JSON text");
+        }
+    }
+
+    sc->p = p;
+
+    return NGX_SESSION_OK;
+}
+
+
+/* one digit or more: what follows them, or NULL */
+
+static const unsigned char *
+ngx_session_scan_digits(const unsigned char *p, const unsigned char *end)
+{
+    const unsigned char  *start;
+
+    for (start = p; p < end && ngx_session_digit(*p); p++) {
+        /* void */
+    }
+
+    return p == start ? NULL : p;
+}
+
+
+static int
+ngx_session_scan_literal(ngx_session_scan_t *sc, const char *literal,
+    size_t len)
+{
+    if ((size_t) (sc->end - sc->p) < len || memcmp(sc->p, literal, len) != 0)
+    {
+        return ngx_session_scan_fail(sc, "invalid JSON text");
+    }
+
+    sc->p += len;
+
+    return NGX_SESSION_OK;
+}
+
+
+/* JSON's whitespace: space, tab, LF, CR */
+
+static void
+ngx_session_scan_space(ngx_session_scan_t *sc)
+{
+    while (sc->p < sc->end
+           && (*sc->p == ' ' || *sc->p == '\t' || *sc->p == '\n'
+               || *sc->p == '\r'))
+    {
+        sc->p++;
+    }
+}
+
+
+/* the first reason found is kept */
+
+static int
+ngx_session_scan_fail(ngx_session_scan_t *sc, const char *error)
+{
+    if (sc->error == NULL) {
+        sc->error = error;
+    }
+
+    return NGX_SESSION_ERROR;
 }
 
 
@@ -764,6 +1407,35 @@ ngx_session_etag_match(const unsigned char *header, size_t len,
     }
 
     return matched;
+}
+
+
+/* 4 hex digits as a number, or -1 */
+
+static int
+ngx_session_hex4(const unsigned char *p)
+{
+    int            value;
+    size_t         i;
+    unsigned char  c;
+
+    value = 0;
+
+    for (i = 0; i < 4; i++) {
+        c = p[i] | 0x20;
+
+        if (ngx_session_digit(p[i])) {
+            value = value * 16 + (p[i] - '0');
+
+        } else if (c >= 'a' && c <= 'f') {
+            value = value * 16 + (c - 'a' + 10);
+
+        } else {
+            return -1;
+        }
+    }
+
+    return value;
 }
 
 

@@ -11,7 +11,11 @@
 #include "ngx_session_data.h"
 
 
-/* deepest nesting of stored JSON text accepted (arrays and objects) */
+/*
+ * Deepest nesting of stored JSON text accepted (arrays and objects).  A
+ * stop counts as one level, and its dropped members are bounded with it:
+ * they are never emitted, but they are still scanned by the worker.
+ */
 #define NGX_SESSION_JSON_MAX_DEPTH  64
 
 
@@ -30,6 +34,11 @@ typedef struct {
  * has none).  Returns NGX_SESSION_OK, or NGX_SESSION_ERROR for stored data
  * that breaks SPEC 3.2 (invalid UTF-8, unparsable or wrongly shaped JSON
  * text), with res->error/field/stop saying what.
+ *
+ * In a stop only the six emitted values are judged beyond JSON syntax (a
+ * string or null, once each); every other member is dropped, and any valid
+ * JSON within the nesting bound is fine there: numbers of any size,
+ * repeated keys, "\u0000" in keys.
  */
 int ngx_session_json_build(const ngx_session_data_t *sd,
     const unsigned char *request_id, size_t request_id_len, int pretty,

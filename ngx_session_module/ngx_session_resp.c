@@ -14,6 +14,9 @@
 /* '-' and 19 digits: every int64_t, and nothing longer */
 #define NGX_SESSION_RESP_DIGITS  19
 
+/* the shortest bulk string on the wire: "$0\r\n\r\n" */
+#define NGX_SESSION_RESP_MIN_BULK  6
+
 
 /* what ngx_session_reply_parse() expects next */
 enum {
@@ -46,6 +49,8 @@ static int ngx_session_reply_hash(ngx_session_reply_t *rp,
     ngx_session_resp_elt_t *elt);
 static int ngx_session_reply_list_header(ngx_session_reply_t *rp,
     ngx_session_resp_elt_t *elt);
+static int ngx_session_reply_count_fits(ngx_session_reply_t *rp,
+    ngx_session_resp_elt_t *elt, const char *error);
 static int ngx_session_reply_list(ngx_session_reply_t *rp,
     ngx_session_resp_elt_t *elt);
 static int ngx_session_reply_string(ngx_session_reply_t *rp,
@@ -454,6 +459,12 @@ ngx_session_reply_hash_header(ngx_session_reply_t *rp,
         return NGX_SESSION_ERROR;
     }
 
+    if (!ngx_session_reply_count_fits(rp, elt,
+                                      "HGETALL count past the reply limit"))
+    {
+        return NGX_SESSION_ERROR;
+    }
+
     rp->remaining = (size_t) elt->integer;
     rp->out->hash_len = rp->remaining / 2;
 
@@ -524,6 +535,14 @@ ngx_session_reply_list_header(ngx_session_reply_t *rp,
         return NGX_SESSION_OK;
     }
 
+    /* and so n * sizeof(ngx_session_str_t) is below 3 * max_len */
+
+    if (!ngx_session_reply_count_fits(rp, elt,
+                                      "LRANGE count past the reply limit"))
+    {
+        return NGX_SESSION_ERROR;
+    }
+
     if (n > SIZE_MAX / sizeof(ngx_session_str_t)) {
         rp->error = "LRANGE reply too long";
         return NGX_SESSION_ERROR;
@@ -540,6 +559,34 @@ ngx_session_reply_list_header(ngx_session_reply_t *rp,
     rp->state = sw_list;
 
     return NGX_SESSION_OK;
+}
+
+
+/*
+ * The count of a hash or list reply, whose elements are all bulk strings:
+ * a count that cannot fit in what is left of the largest reply is refused
+ * on its header, before anything is allocated for it or waited for.
+ */
+
+static int
+ngx_session_reply_count_fits(ngx_session_reply_t *rp,
+    ngx_session_resp_elt_t *elt, const char *error)
+{
+    size_t  used;
+
+    used = rp->pos + elt->size;
+
+    if (used <= rp->max_len
+        && (uint64_t) elt->integer
+           <= (rp->max_len - used) / NGX_SESSION_RESP_MIN_BULK)
+    {
+        return 1;
+    }
+
+    rp->error = error;
+    rp->too_large = 1;
+
+    return 0;
 }
 
 

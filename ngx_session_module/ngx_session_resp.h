@@ -72,6 +72,13 @@ typedef struct {
 } ngx_session_reply_t;
 
 
+/*
+ * max_len is the largest reply accepted (the module's
+ * session_result_buffer_size, which the whole reply must fit): no element
+ * is longer, and a hash or list count that its bulk strings could not fit
+ * in the bytes left is refused on its header (too_large), so what is
+ * allocated for the stops stays below 3 * max_len.
+ */
 void ngx_session_reply_init(ngx_session_reply_t *rp, ngx_session_data_t *out,
     size_t max_len, ngx_session_alloc_pt alloc, void *pool);
 

@@ -2,7 +2,9 @@
 /*
  * The store reply parser, fed the input in pieces: the first two bytes
  * choose the read boundaries, the rest is the reply.  Every split must give
- * the result of the whole, as process_header sees the buffer grow.
+ * the result of the whole, as process_header sees the buffer grow.  What it
+ * allocates stays below 3 bytes a byte of the reply limit, whatever the
+ * counts say.
  */
 
 
@@ -12,15 +14,39 @@
 #include "fuzz.h"
 
 
+#define FUZZ_MAX_LEN  4096
+
+
+typedef struct {
+    fuzz_pool_t  pool;
+    size_t       bytes;
+} fuzz_counted_t;
+
+
+static void *
+fuzz_counted_alloc(void *pool, size_t size)
+{
+    fuzz_counted_t  *fc = pool;
+
+    fc->bytes += size;
+
+    if (fc->bytes > 3 * FUZZ_MAX_LEN) {
+        abort();
+    }
+
+    return fuzz_alloc(&fc->pool, size);
+}
+
+
 static int
 fuzz_parse(const uint8_t *data, size_t size, unsigned step,
-    ngx_session_data_t *out, size_t *consumed, fuzz_pool_t *pool)
+    ngx_session_data_t *out, size_t *consumed, fuzz_counted_t *pool)
 {
     int                  rc;
     size_t               len;
     ngx_session_reply_t  rp;
 
-    ngx_session_reply_init(&rp, out, 4096, fuzz_alloc, pool);
+    ngx_session_reply_init(&rp, out, FUZZ_MAX_LEN, fuzz_counted_alloc, pool);
 
     rc = NGX_SESSION_AGAIN;
 
@@ -46,7 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int                     rc1, rc2;
     size_t                  c1, c2, pos, i;
     const char             *error;
-    fuzz_pool_t             pool = { 0 };
+    fuzz_counted_t          pool1 = { { 0 }, 0 }, pool2 = { { 0 }, 0 };
     ngx_session_data_t      whole, split;
     ngx_session_resp_elt_t  elt;
 
@@ -54,9 +80,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    rc1 = fuzz_parse(data + 2, size - 2, 0, &whole, &c1, &pool);
+    rc1 = fuzz_parse(data + 2, size - 2, 0, &whole, &c1, &pool1);
     rc2 = fuzz_parse(data + 2, size - 2, 1 + data[0] % 64, &split, &c2,
-                     &pool);
+                     &pool2);
 
     if (rc1 != rc2) {
         abort();
@@ -94,7 +120,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
 
-    fuzz_pool_free(&pool);
+    fuzz_pool_free(&pool1.pool);
+    fuzz_pool_free(&pool2.pool);
 
     return 0;
 }

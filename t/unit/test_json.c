@@ -16,8 +16,8 @@
 #include <jansson.h>
 
 #include "tap.h"
-#include "seed.h"
 #include "ngx_session_json.h"
+#include "seed.h"
 
 
 #define TEST_FIXTURE  "../shared/fixtures/seed-session.json"
@@ -35,6 +35,15 @@ typedef struct {
     const char  *text;
     int          match;
 } test_etag_t;
+
+
+/* a stored stop, and the stop emitted or the reason of the 502 */
+typedef struct {
+    const char  *name;
+    const char  *stop;
+    const char  *emitted;     /* NULL: refused */
+    const char  *error;
+} test_stop_t;
 
 
 /* every block handed out, freed at the end, as the request pool would */
@@ -208,32 +217,13 @@ test_read_file(const char *path, size_t *len)
 static void
 test_seed(ngx_session_data_t *sd, ngx_session_str_t *stops)
 {
+    size_t  i;
+
     memset(sd, 0, sizeof(ngx_session_data_t));
 
-    test_set(sd, NGX_SESSION_FN, "John");
-    test_set(sd, NGX_SESSION_LN, "Doe");
-    test_set(sd, NGX_SESSION_ADDR, "");
-    test_set(sd, NGX_SESSION_CITY, "");
-    test_set(sd, NGX_SESSION_STATE, "");
-    test_set(sd, NGX_SESSION_ZIP, "");
-    test_set(sd, NGX_SESSION_DOB, "19900101");
-    test_set(sd, NGX_SESSION_EMAIL, "johndoe@example.com");
-    test_set(sd, NGX_SESSION_PHONE, "123-456-7890");
-    test_set(sd, NGX_SESSION_REFERENCE, "");
-    test_set(sd, NGX_SESSION_STATUS, "PASS");
-    test_set(sd, NGX_SESSION_REQUEST_ID,
-             "19fe3b9e-384e-41d1-bded-8de9ef3abacb");
-    test_set(sd, NGX_SESSION_OWNER, "client-a");
-    test_set(sd, NGX_SESSION_ADDITIONAL_DATA, "[]");
-    test_set(sd, NGX_SESSION_DCAMS_PLUS,
-             "{\"document_data\":{},\"output\":{\"vpin\":{}},"
-             "\"api_processing_error\":false,"
-             "\"service\":\"PhoneMatch5.0.Smart2FA.SMS\","
-             "\"confirmation\":180603431,\"action\":\"PASS\","
-             "\"detail\":\"ALL CHECKS PASSED\","
-             "\"issues\":[\"OUT-OF-BAND SUCCESSFUL\"]}");
-    test_set(sd, NGX_SESSION_STORAGE, "{\"success\":null}");
-    test_set(sd, NGX_SESSION_DOCUMENTS, "null");
+    for (i = 0; i < SEED_NFIELDS; i++) {
+        test_set(sd, seed_fields[i].field, seed_fields[i].value);
+    }
 
     test_stops(sd, stops, seed_stops, 3);
 }
@@ -537,6 +527,219 @@ test_stored_shapes(void)
 }
 
 
+/* the six values emitted: T the type, everything else "" */
+#define TEST_STOP_T                                                           \
+    "[{\"timestamp\":\"\",\"type\":\"T\",\"source\":\"\",\"status\":\"\","     \
+    "\"action\":\"\",\"detail\":\"\"}]"
+
+#define TEST_STOP_STATUS(s)                                                   \
+    "[{\"timestamp\":\"\",\"type\":\"\",\"source\":\"\","                      \
+    "\"status\":" s ",\"action\":\"\",\"detail\":\"\"}]"
+
+#define TEST_INVALID   "invalid JSON text"
+#define TEST_UTF8      "invalid UTF-8 in JSON text"
+#define TEST_DEEP      "JSON text nested too deeply"
+
+/* 62 and 63 containers inside the stop: 63 and 64 levels with it */
+#define TEST_A8    "[[[[[[[["
+#define TEST_Z8    "]]]]]]]]"
+#define TEST_A62                                                              \
+    TEST_A8 TEST_A8 TEST_A8 TEST_A8 TEST_A8 TEST_A8 TEST_A8 "[[[[[["
+#define TEST_Z62                                                              \
+    TEST_Z8 TEST_Z8 TEST_Z8 TEST_Z8 TEST_Z8 TEST_Z8 TEST_Z8 "]]]]]]"
+
+
+/*
+ * SPEC 3.2: only the six values of a stop are judged; any other member is
+ * dropped, so whatever valid JSON it holds cannot fail the session (issue
+ * 9 item 4).  Nesting stays bounded, the stop counting as one level.
+ */
+
+static const test_stop_t  test_stop_cases[] = {
+
+    /* dropped members: any valid JSON */
+
+    { "dropped 1e999", "{\"type\":\"T\",\"score\":1e999}", TEST_STOP_T, NULL },
+    { "dropped -1e999", "{\"score\":-1e999,\"type\":\"T\"}", TEST_STOP_T,
+      NULL },
+    { "dropped 1E-999", "{\"score\":1E-999,\"type\":\"T\"}", TEST_STOP_T,
+      NULL },
+    { "dropped 2^64", "{\"id\":18446744073709551616,\"type\":\"T\"}",
+      TEST_STOP_T, NULL },
+    { "dropped below int64",
+      "{\"id\":-9223372036854775809,\"type\":\"T\"}", TEST_STOP_T, NULL },
+    { "dropped 40-digit id",
+      "{\"id\":1234567890123456789012345678901234567890,\"type\":\"T\"}",
+      TEST_STOP_T, NULL },
+    { "dropped duplicate key", "{\"x\":1,\"type\":\"T\",\"x\":2}",
+      TEST_STOP_T, NULL },
+    { "dropped duplicate nested",
+      "{\"type\":\"T\",\"v\":{\"a\":1,\"a\":[1,{\"b\":2,\"b\":3}]}}",
+      TEST_STOP_T, NULL },
+    { "dropped \\u0000 in a key", "{\"a\\u0000b\":1,\"type\":\"T\"}",
+      TEST_STOP_T, NULL },
+    { "dropped key \\u0000 alone", "{\"\\u0000\":1,\"type\":\"T\"}",
+      TEST_STOP_T, NULL },
+    { "dropped nested \\u0000 key",
+      "{\"type\":\"T\",\"v\":{\"\\u0000\":{\"\\u0000\":null}}}", TEST_STOP_T,
+      NULL },
+    { "dropped \"status\\u0000\" is not status",
+      "{\"status\\u0000\":1,\"type\":\"T\"}", TEST_STOP_T, NULL },
+    { "dropped lone surrogate", "{\"x\":\"\\ud800\",\"type\":\"T\"}",
+      TEST_STOP_T, NULL },
+    { "dropped every kind",
+      "{\"type\":\"T\",\"v\":[true,false,null,-0,0.5e+3,\"\\\"\\\\\\/\\b\\f\\n"
+      "\\r\\t\\u00E9\",{},[],{\"k\":[]}, \"\xc3\xa9\\uD83D\\uDE00\"]}",
+      TEST_STOP_T, NULL },
+    { "dropped whitespace",
+      " \t\r\n{ \"x\" : [ 1 , { } ] , \"type\" : \"T\" } \n", TEST_STOP_T,
+      NULL },
+    { "dropped 63 levels in all",
+      "{\"type\":\"T\",\"v\":" TEST_A62 TEST_Z62 "}", TEST_STOP_T, NULL },
+    { "dropped 64 levels in all",
+      "{\"type\":\"T\",\"v\":[" TEST_A62 TEST_Z62 "]}", TEST_STOP_T, NULL },
+    { "a 64-level stop: key order does not matter",
+      "{\"v\":{\"w\":" TEST_A62 TEST_Z62 "},\"type\":\"T\"}", TEST_STOP_T,
+      NULL },
+
+    /* ... but still JSON, and still bounded */
+
+    { "dropped 65 levels in all",
+      "{\"type\":\"T\",\"v\":[[" TEST_A62 TEST_Z62 "]]}", NULL, TEST_DEEP },
+    { "dropped 65 levels, objects",
+      "{\"type\":\"T\",\"v\":{\"a\":[" TEST_A62 TEST_Z62 "]}}", NULL,
+      TEST_DEEP },
+    { "dropped leading zero", "{\"x\":01}", NULL, TEST_INVALID },
+    { "dropped bare minus", "{\"x\":-}", NULL, TEST_INVALID },
+    { "dropped dot without digits", "{\"x\":1.}", NULL, TEST_INVALID },
+    { "dropped exponent without digits", "{\"x\":1e+}", NULL, TEST_INVALID },
+    { "dropped hex", "{\"x\":0x1}", NULL, TEST_INVALID },
+    { "dropped NaN", "{\"x\":NaN}", NULL, TEST_INVALID },
+    { "dropped bad literal", "{\"x\":tru}", NULL, TEST_INVALID },
+    { "dropped literal too long", "{\"x\":nulls}", NULL, TEST_INVALID },
+    { "dropped no value", "{\"x\":}", NULL, TEST_INVALID },
+    { "dropped no colon", "{\"x\" 1}", NULL, TEST_INVALID },
+    { "dropped no comma", "{\"x\":1 \"y\":2}", NULL, TEST_INVALID },
+    { "dropped trailing comma", "{\"x\":[1,]}", NULL, TEST_INVALID },
+    { "dropped trailing comma in object", "{\"x\":{\"a\":1,}}", NULL,
+      TEST_INVALID },
+    { "stop trailing comma", "{\"x\":1,}", NULL, TEST_INVALID },
+    { "dropped key not a string", "{\"x\":{1:2}}", NULL, TEST_INVALID },
+    { "dropped key without value", "{\"x\":{\"a\"}}", NULL, TEST_INVALID },
+    { "dropped bracket mismatch", "{\"x\":[1}", NULL, TEST_INVALID },
+    { "dropped brace mismatch", "{\"x\":{\"a\":1]}", NULL, TEST_INVALID },
+    { "dropped unterminated", "{\"x\":[1,2", NULL, TEST_INVALID },
+    { "dropped string unterminated", "{\"x\":\"ab}", NULL, TEST_INVALID },
+    { "dropped bad escape", "{\"x\":\"\\q\"}", NULL, TEST_INVALID },
+    { "dropped short \\u", "{\"x\":\"\\u12\"}", NULL, TEST_INVALID },
+    { "dropped \\u not hex", "{\"x\":\"\\u12g4\"}", NULL, TEST_INVALID },
+    { "dropped raw tab", "{\"x\":\"a\tb\"}", NULL, TEST_INVALID },
+    { "dropped single quotes", "{\"x\":'a'}", NULL, TEST_INVALID },
+    { "dropped invalid UTF-8", "{\"x\":\"\xff\"}", NULL, TEST_UTF8 },
+    { "dropped overlong UTF-8", "{\"x\":\"\xc0\xaf\"}", NULL, TEST_UTF8 },
+    { "dropped UTF-8 surrogate", "{\"x\":\"\xed\xa0\x80\"}", NULL, TEST_UTF8 },
+    { "dropped past U+10FFFF", "{\"x\":\"\xf4\x90\x80\x80\"}", NULL,
+      TEST_UTF8 },
+    { "dropped UTF-8 cut", "{\"x\":\"\xe2\x82\"}", NULL, TEST_UTF8 },
+    { "UTF-8 in a dropped key", "{\"\xff\":1}", NULL, TEST_UTF8 },
+    { "stop trailing data", "{\"x\":1} x", NULL, TEST_INVALID },
+    { "two stops in one", "{}{}", NULL, TEST_INVALID },
+    { "stop cut", "{\"type\":\"T\"", NULL, TEST_INVALID },
+    { "stop NUL byte", "{\"type\":\"T\"}\0", NULL, TEST_INVALID },
+
+    /* emitted members: strings or null, once */
+
+    { "empty stop", "{}", TEST_STOP_STATUS("\"\""), NULL },
+    { "status null", "{\"status\":null}", TEST_STOP_STATUS("\"\""), NULL },
+    { "status escapes decoded",
+      "{\"status\":\"a\\\"b\\u00e9\\n\\ud83d\\ude00\"}",
+      TEST_STOP_STATUS("\"a\\\"b\xc3\xa9\\n\xf0\x9f\x98\x80\""), NULL },
+    { "status \\u0000 kept", "{\"status\":\"a\\u0000b\"}",
+      TEST_STOP_STATUS("\"a\\u0000b\""), NULL },
+    { "status UTF-8", "{\"status\":\"\xc3\xa9\"}",
+      TEST_STOP_STATUS("\"\xc3\xa9\""), NULL },
+    { "escaped key names status", "{\"st\\u0061tus\":\"S\"}",
+      TEST_STOP_STATUS("\"S\""), NULL },
+    { "status repeated", "{\"status\":\"a\",\"status\":\"b\"}", NULL,
+      "\"status\" repeated" },
+    { "status repeated, same value", "{\"status\":\"a\",\"status\":\"a\"}",
+      NULL, "\"status\" repeated" },
+    { "status repeated as null", "{\"status\":null,\"status\":null}", NULL,
+      "\"status\" repeated" },
+    { "status repeated, escaped", "{\"status\":\"a\",\"\\u0073tatus\":\"b\"}",
+      NULL, "\"status\" repeated" },
+    { "status 1e999", "{\"status\":1e999}", NULL,
+      "\"status\" is not a string or null" },
+    { "type 2^64", "{\"type\":18446744073709551616}", NULL,
+      "\"type\" is not a string or null" },
+    { "detail an array", "{\"detail\":[]}", NULL,
+      "\"detail\" is not a string or null" },
+    { "action false", "{\"action\":false}", NULL,
+      "\"action\" is not a string or null" },
+    { "source nul", "{\"source\":nul}", NULL, TEST_INVALID },
+    { "status lone surrogate", "{\"status\":\"\\udc00\"}", NULL, TEST_INVALID },
+    { "status invalid UTF-8", "{\"status\":\"\xc3\"}", NULL, TEST_UTF8 },
+
+    /* not an object at all */
+
+    { "stop array", "[{\"type\":\"T\"}]", NULL, "not a JSON object" },
+    { "stop number", " 1e999 ", NULL, "not a JSON object" },
+    { "stop unparsable", "nope", NULL, TEST_INVALID },
+    { "stop empty", "", NULL, TEST_INVALID },
+    { "stop blank", " ", NULL, TEST_INVALID }
+};
+
+
+static void
+test_stop_members(void)
+{
+    int                         rc;
+    size_t                      i, len;
+    const char                 *stops[1];
+    ngx_session_str_t           strs[1];
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+    const test_stop_t          *t;
+
+    for (i = 0; i < sizeof(test_stop_cases) / sizeof(test_stop_cases[0]);
+         i++)
+    {
+        t = &test_stop_cases[i];
+
+        memset(&sd, 0, sizeof(sd));
+        stops[0] = t->stop;
+        test_stops(&sd, strs, stops, 1);
+
+        /* the NUL byte case: its text goes one past the C string */
+        len = strlen(t->stop);
+        if (strcmp(t->name, "stop NUL byte") == 0) {
+            strs[0].len = len + 1;
+        }
+
+        rc = test_build(&sd, 0, &res);
+
+        if (t->emitted) {
+            is_int(rc, NGX_SESSION_OK, "%s: rendered (%s)", t->name,
+                   res.error ? res.error : "ok");
+            test_member(&res, "journey.stops");
+            is_mem(test_buf, test_len, t->emitted, "%s: emitted", t->name);
+            ok(rc != NGX_SESSION_OK
+               || (!test_contains(&res, "\"x\"")
+                   && !test_contains(&res, "\"v\"")
+                   && !test_contains(&res, "\"id\"")),
+               "%s: dropped members not emitted", t->name);
+            continue;
+        }
+
+        is_int(rc, NGX_SESSION_ERROR, "%s: 502", t->name);
+        ok(res.error != NULL && strcmp(res.error, t->error) == 0
+           && res.field == NGX_SESSION_NFIELDS && res.stop == 0,
+           "%s: stop 0, \"%s\" (got \"%s\")", t->name, t->error,
+           res.error ? res.error : "memory");
+    }
+}
+
+
 static void
 test_bad_stop(const char *text, const char *name)
 {
@@ -576,7 +779,6 @@ test_stop_shapes(void)
     test_bad_stop("{\"type\":1}", "stop number value");
     test_bad_stop("{\"detail\":{}}", "stop object value");
     test_bad_stop("{\"timestamp\":true}", "stop boolean timestamp");
-    test_bad_stop("{\"a\":1,\"a\":1}", "stop duplicate key");
     test_bad_stop("{\"type\":\"\xff\"}", "stop invalid UTF-8");
 
     memset(&sd, 0, sizeof(sd));
@@ -907,6 +1109,7 @@ main(int argc, char **argv)
     test_stored_shapes();
     test_depth();
     test_stop_shapes();
+    test_stop_members();
     test_durations();
     test_format_duration();
     test_timestamps();

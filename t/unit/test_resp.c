@@ -14,8 +14,8 @@
 #include <stdlib.h>
 
 #include "tap.h"
-#include "seed.h"
 #include "ngx_session_resp.h"
+#include "seed.h"
 
 
 #define MAX_LEN  65536
@@ -40,6 +40,7 @@ union test_block_u {
 typedef struct {
     test_block_t  *blocks;
     unsigned       nalloc;
+    size_t         bytes;       /* asked for, in all */
     int            fail;
 } test_pool_t;
 
@@ -67,6 +68,7 @@ test_alloc(void *pool, size_t size)
     b->next = tp->blocks;
     tp->blocks = b;
     tp->nalloc++;
+    tp->bytes += size;
 
     return b + 1;
 }
@@ -638,11 +640,21 @@ test_seed(void)
        && d.rp.error_reply.len == 15,
        "error reply: RESP, with its text");
 
-    /* dcams_plus, the longest bulk string, is 215 bytes; the hash has 34 */
-    is_int(decode(&d, s, len, 215), NGX_SESSION_OK, "max_len 215: OK");
+    /*
+     * max_len bounds the whole reply; dcams_plus, the longest bulk string,
+     * is 215 bytes; the hash has 34 elements, its header ends at byte 32
+     */
+    is_int(decode(&d, s, len, len), NGX_SESSION_OK, "max_len the reply: OK");
+    decode(&d, s, len, 32 + 34 * 6 + 215);
+    ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && !d.rp.not_resp
+       && d.rp.error && strcmp(d.rp.error, "LRANGE count past the reply "
+                                           "limit") == 0,
+       "max_len below the reply: too large (%s)",
+       d.rp.error ? d.rp.error : "none");
     decode(&d, s, len, 214);
     ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && !d.rp.not_resp
-       && d.rp.error && strcmp(d.rp.error, "bulk string too long") == 0,
+       && d.rp.error && strcmp(d.rp.error, "HGETALL count past the reply "
+                                           "limit") == 0,
        "max_len 214: too large (%s)", d.rp.error ? d.rp.error : "none");
     decode(&d, s, len, 33);
     ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && !d.rp.not_resp
@@ -660,6 +672,88 @@ test_seed(void)
     test_pool_free(&d.pool);
     test_pool_free(&ref.pool);
     free(s);
+}
+
+
+/*
+ * Issue 9 item 9: a list count is bounded by the bytes that can still
+ * come, 6 a bulk string, so "*16000000" with 16 MiB allowed fails on its
+ * header with nothing allocated, where it used to take 256 MB at once.
+ */
+
+static void
+test_count_bound(void)
+{
+    char            hdr[64];
+    size_t          n, max_len, used, i;
+    test_decode_t   d;
+    unsigned char  *buf;
+
+    static const char  list[] = PRELUDE "*0\r\n*16000000\r\n";
+    static const char  hash[] = PRELUDE "*16000000\r\n";
+
+    memset(&d, 0, sizeof(test_decode_t));
+
+    decode(&d, list, sizeof(list) - 1, 16 * 1024 * 1024);
+    ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && !d.rp.not_resp,
+       "*16000000 stops, 16m limit: refused on the header (%s)",
+       d.rp.error ? d.rp.error : "none");
+    is_int(d.pool.bytes, 0, "  nothing allocated");
+
+    decode(&d, hash, sizeof(hash) - 1, 16 * 1024 * 1024);
+    ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && d.pool.bytes == 0,
+       "*16000000 hash elements, 16m limit: refused on the header (%s)",
+       d.rp.error ? d.rp.error : "none");
+
+    decode(&d, list, sizeof(list) - 1, 1024 * 1024 * 1024);
+    ok(d.rc == NGX_SESSION_AGAIN && d.pool.bytes == 16000000
+                                                   * sizeof(ngx_session_str_t),
+       "*16000000 stops, 1g limit: they could fit, so they are waited for");
+
+    /* exactly n empty strings fit: accepted; one byte less: refused */
+
+    n = 1000;
+    used = sizeof(PRELUDE "*0\r\n*1000\r\n") - 1;
+    max_len = used + n * 6;
+
+    buf = malloc(max_len);
+    memcpy(buf, PRELUDE "*0\r\n*1000\r\n", used);
+
+    for (i = 0; i < n; i++) {
+        memcpy(buf + used + i * 6, "$0\r\n\r\n", 6);
+    }
+
+    decode(&d, buf, used, max_len - 1);
+    ok(d.rc == NGX_SESSION_ERROR && d.rp.too_large && d.pool.bytes == 0,
+       "1000 stops, a limit 1 byte short of them: refused, nothing allocated");
+
+    decode(&d, buf, used, max_len);
+    ok(d.rc == NGX_SESSION_AGAIN
+       && d.pool.bytes == n * sizeof(ngx_session_str_t),
+       "1000 stops that can just fit: one array of 1000");
+
+    decode(&d, buf, max_len, max_len);
+    ok(d.rc == NGX_SESSION_OK && d.consumed == max_len && d.out.nstops == n,
+       "  and they decode");
+
+    /* whatever the count, the stops take less than 3 bytes a reply byte */
+
+    for (max_len = 16; max_len <= 1 << 20; max_len *= 4) {
+        for (n = max_len / 8; n <= max_len; n += max_len / 8) {
+            snprintf(hdr, sizeof(hdr), PRELUDE "*0\r\n*%zu\r\n", n);
+            decode(&d, hdr, strlen(hdr), max_len);
+
+            if (d.pool.bytes > 3 * max_len) {
+                break;
+            }
+        }
+
+        ok(n > max_len, "limit %zu: at most %zu bytes for any count",
+           max_len, 3 * max_len);
+    }
+
+    test_pool_free(&d.pool);
+    free(buf);
 }
 
 
@@ -836,6 +930,7 @@ main(int argc, char **argv)
     test_max_len();
 
     test_seed();
+    test_count_bound();
     test_missing();
     test_wrongtype();
     test_reply_errors();
