@@ -5,6 +5,8 @@
 #                 bench/results/<UTC time>.json
 # make bench-memory  10^6 requests, the worker's RSS before and after
 # make bench-render  callgrind: instructions per cold render (bench/render.c)
+# make deb        build/libnginx-mod-http-session-result_<version>_amd64.deb
+#                 (debian/, version from CHANGELOG.md)
 
 SHELL      := /bin/bash
 NGX_SRC    ?= /usr/share/nginx/src
@@ -12,6 +14,7 @@ BUILD      := build
 NGX_BUILD  := $(BUILD)/nginx
 MODULE     := $(BUILD)/ngx_http_session_module.so
 CC_OPT     ?= -g -O2 -fPIC -Wall -Wextra -Werror
+LD_OPT     ?=
 UNIT_CC    ?= cc
 UNIT_FLAGS ?= -std=gnu99 -g -O1 -Wall -Wextra -Werror -Ingx_session_module
 
@@ -25,7 +28,7 @@ FUZZERS    := resp json syntax keys token
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
               $(BUILD)/unit/test_cache
 
-.PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke clean
+.PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
 
 all: $(MODULE)
 
@@ -38,7 +41,8 @@ $(NGX_BUILD)/objs/Makefile: config
 	cp -r $(NGX_SRC) $(NGX_BUILD)
 	cd $(NGX_BUILD) && . ./conf_flags && \
 	    ./configure "$${NGX_CONF_FLAGS[@]}" --with-cc-opt="$(CC_OPT)" \
-	    --add-dynamic-module=$(CURDIR) > configure.log
+	    --with-ld-opt="$(LD_OPT)" --add-dynamic-module=$(CURDIR) \
+	    > configure.log
 
 $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	$(MAKE) -s -C $(NGX_BUILD) -f objs/Makefile modules
@@ -132,6 +136,25 @@ test-asan: deps $(ASAN_BUILD)/ngx_http_session_module.so
 	TEST_NGINX_ASAN=1 \
 	TEST_NGINX_MODULE=$(CURDIR)/$(ASAN_BUILD)/ngx_http_session_module.so \
 	    prove t/
+
+# dpkg-buildpackage in a copy of the tree (without build/ and .git), so the
+# package is made from what is checked out here, by debian/rules calling this
+# Makefile's `make` with Debian's flags; the .deb lands in build/
+DEB_VERSION = $(shell scripts/deb-changelog --version)
+DEB_SRC     := $(BUILD)/deb/src
+
+deb: deps
+	@test -n "$(DEB_VERSION)"
+	rm -rf $(BUILD)/deb
+	mkdir -p $(DEB_SRC)
+	tar -c --exclude=./build --exclude=./.git . | tar -x -C $(DEB_SRC)
+	scripts/deb-changelog > $(DEB_SRC)/debian/changelog
+	cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc > ../build.log 2>&1 \
+	    || { tail -40 ../build.log; exit 1; }
+	mv -f $(BUILD)/deb/libnginx-mod-http-session-result_$(DEB_VERSION)_amd64.deb \
+	    $(BUILD)/
+	lintian --fail-on error \
+	    $(BUILD)/libnginx-mod-http-session-result_$(DEB_VERSION)_amd64.deb
 
 demo: deps all
 	scripts/demo.sh

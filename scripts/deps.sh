@@ -10,6 +10,7 @@ packages=(
     redis-server redis-tools
     perl libcrypt-jwt-perl openssl curl
     valgrind clang libclang-rt-14-dev wrk
+    debhelper dpkg-dev lintian
 )
 
 missing=()

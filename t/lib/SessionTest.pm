@@ -60,7 +60,9 @@ blocks, listen on %%PORT%%), C<log_level> (default info), C<log_format>
 (the format text, quoted, used for access.log), C<redis> (object) or
 C<redis_port>, C<vars =E<gt> {NAME =E<gt> value}>, C<port>, C<user> (default
 root when run as root, so workers can read everything in tmpdir), C<may_fail>
-(return undef instead of dying), C<timeout>.  Placeholders in all texts:
+(return undef instead of dying), C<timeout>, C<prefix> (the -p
+directory, default its own; paths in the config that are not absolute are
+relative to it).  Placeholders in all texts:
 %%PORT%% %%TMP%% %%DIR%% %%ROOT%% %%REDIS_PORT%% and each of C<vars>.
 C<TEST_NGINX_VALGRIND=1> (or a full command line, %%DIR%% allowed) runs it
 under valgrind.  Methods: port, pid, dir, conf, stop, reload, workers,
@@ -506,7 +508,8 @@ sub start_nginx {
     $self->{valgrind} = @vg > 0;
     my $timeout = $o{timeout} // ($self->{valgrind} ? 60 : $TIMEOUT);
     local %ENV = (%ENV, _asan_env($dir));
-    $self->{pid} = _spawn("$dir/stderr.log", @vg, $NGINX, '-p', "$dir/",
+    $self->{pid} = _spawn("$dir/stderr.log", @vg, $NGINX,
+        '-p', $o{prefix} // "$dir/",
         '-c', "$dir/nginx.conf", '-e', "$dir/error.log");
     push @LIVE, $self;
     my $up = wait_for(sub {
