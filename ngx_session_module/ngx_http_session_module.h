@@ -17,6 +17,7 @@
 #include "ngx_session_resp.h"
 #include "ngx_session_jwt.h"
 #include "ngx_session_cache.h"
+#include "ngx_http_session_response.h"
 
 
 typedef struct {
@@ -117,12 +118,7 @@ ngx_int_t ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
 
 /* ngx_http_session_module.c */
 void ngx_http_session_respond(ngx_http_request_t *r);
-ngx_int_t ngx_http_session_send_error_text(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *error, ngx_str_t *description);
-ngx_int_t ngx_http_session_add_header(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_str_t *value, ngx_table_elt_t **out);
 ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
-void *ngx_http_session_palloc(void *pool, size_t size);
 
 
 #endif /* _NGX_HTTP_SESSION_MODULE_H_INCLUDED_ */
