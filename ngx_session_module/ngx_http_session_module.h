@@ -89,7 +89,7 @@ typedef struct {
 extern ngx_module_t  ngx_http_session_module;
 
 
-/* ngx_http_session_redis.c */
+/* ngx_http_session_store.c */
 ngx_int_t ngx_http_session_fetch(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
 ngx_int_t ngx_http_session_fetch_start(ngx_http_request_t *sr);
