@@ -93,7 +93,7 @@ ngx_http_session_jwt_access(ngx_http_request_t *r,
 
     ctx->claims = claims;
 
-    if (slcf->upstream.upstream && jcf->owner_claim.len) {
+    if (slcf->store.upstream.upstream && jcf->owner_claim.len) {
         return ngx_http_session_jwt_owner(r, jcf, ctx);
     }
 

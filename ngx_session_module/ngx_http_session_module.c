@@ -14,6 +14,10 @@
 
 static ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_handler(ngx_http_request_t *r);
+static void ngx_http_session_stored(ngx_http_request_t *r,
+    ngx_http_session_store_result_t *result, void *data);
+static void ngx_http_session_resume(ngx_http_request_t *r);
+static void ngx_http_session_respond(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
@@ -61,35 +65,35 @@ static ngx_command_t  ngx_http_session_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, key_prefix),
+      offsetof(ngx_http_session_loc_conf_t, store.key_prefix),
       NULL },
 
     { ngx_string("session_result_connect_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, upstream.connect_timeout),
+      offsetof(ngx_http_session_loc_conf_t, store.upstream.connect_timeout),
       NULL },
 
     { ngx_string("session_result_send_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, upstream.send_timeout),
+      offsetof(ngx_http_session_loc_conf_t, store.upstream.send_timeout),
       NULL },
 
     { ngx_string("session_result_read_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, upstream.read_timeout),
+      offsetof(ngx_http_session_loc_conf_t, store.upstream.read_timeout),
       NULL },
 
     { ngx_string("session_result_buffer_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, upstream.buffer_size),
+      offsetof(ngx_http_session_loc_conf_t, store.upstream.buffer_size),
       NULL },
 
     { ngx_string("session_result_pretty"),
@@ -267,7 +271,7 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
-    if (slcf->upstream.upstream
+    if (slcf->store.upstream.upstream
         && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
     {
         ngx_http_finalize_request(r, ngx_http_session_send_error(r,
@@ -286,19 +290,17 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_handler(ngx_http_request_t *r)
 {
-    ngx_http_session_ctx_t  *ctx;
+    ngx_http_session_ctx_t       *ctx;
+    ngx_http_session_loc_conf_t  *slcf;
 
     if (r != r->main) {
-        ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-
-        if (ctx == NULL || ctx->fetch != r) {
-            /* e.g. an SSI include: it would bypass the access phase */
-            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                          "session_result does not serve subrequests");
-            return NGX_HTTP_FORBIDDEN;
-        }
-
-        return ngx_http_session_fetch_start(r);
+        /*
+         * e.g. an SSI include: it would bypass the access phase (the store
+         * read's own subrequest has a content handler of its own)
+         */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "session_result does not serve subrequests");
+        return NGX_HTTP_FORBIDDEN;
     }
 
     /* the method was checked in the access phase */
@@ -321,7 +323,34 @@ ngx_http_session_handler(ngx_http_request_t *r)
         return ngx_http_session_send_error(r, &ngx_http_session_err_body);
     }
 
-    return ngx_http_session_fetch(r, ctx);
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    return ngx_http_session_store_read(r, &slcf->store, &ctx->request_id,
+                                       ngx_http_session_stored, ctx);
+}
+
+
+/* the store read ended: answer once nginx runs the request again */
+
+static void
+ngx_http_session_stored(ngx_http_request_t *r,
+    ngx_http_session_store_result_t *result, void *data)
+{
+    ngx_http_session_ctx_t *ctx = data;
+
+    ctx->stored = result;
+    ctx->outcome = result->outcome;
+
+    r->write_event_handler = ngx_http_session_resume;
+}
+
+
+static void
+ngx_http_session_resume(ngx_http_request_t *r)
+{
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_session_respond(r);
 }
 
 
@@ -352,9 +381,9 @@ ngx_http_session_request_id(ngx_http_request_t *r, ngx_str_t *id)
 }
 
 
-/* the store subrequest is done: answer the client */
+/* the one place an outcome becomes a response */
 
-void
+static void
 ngx_http_session_respond(ngx_http_request_t *r)
 {
     ngx_int_t                  rc;
@@ -418,7 +447,7 @@ ngx_http_session_owner_matches(ngx_http_request_t *r,
         return 1;
     }
 
-    owner = &ctx->data.fields[NGX_SESSION_OWNER];
+    owner = &ctx->stored->data->fields[NGX_SESSION_OWNER];
 
     if (ctx->owner.data == NULL
         || owner->data == NULL
@@ -470,7 +499,7 @@ ngx_http_session_send_found(ngx_http_request_t *r,
     options.len = 1 + ctx->request_id.len;
 
     if (cache
-        && ngx_session_cache_get(cache, &options, &ctx->reply_raw, &cbody,
+        && ngx_session_cache_get(cache, &options, ctx->stored->raw, &cbody,
                                  &cetag)
            == NGX_SESSION_OK)
     {
@@ -505,7 +534,7 @@ ngx_http_session_send_found(ngx_http_request_t *r,
             cetag.data = etag.data;
             cetag.len = etag.len;
 
-            ngx_session_cache_put(cache, &options, &ctx->reply_raw, &cbody,
+            ngx_session_cache_put(cache, &options, ctx->stored->raw, &cbody,
                                   &cetag);
         }
     }
@@ -533,7 +562,7 @@ ngx_http_session_render(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
-    rc = ngx_session_json_build(&ctx->data, ctx->request_id.data,
+    rc = ngx_session_json_build(ctx->stored->data, ctx->request_id.data,
                                 ctx->request_id.len, slcf->pretty,
                                 ngx_http_session_palloc, r->pool, &res);
 
@@ -545,14 +574,14 @@ ngx_http_session_render(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         if (res.field == NGX_SESSION_NFIELDS) {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "invalid stored session \"%V{%V}\": stop %uz: %s",
-                          &slcf->key_prefix, &ctx->request_id, res.stop,
+                          &slcf->store.key_prefix, &ctx->request_id, res.stop,
                           res.error);
 
         } else {
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "invalid stored session \"%V{%V}\": "
                           "field \"%s\": %s",
-                          &slcf->key_prefix, &ctx->request_id,
+                          &slcf->store.key_prefix, &ctx->request_id,
                           ngx_session_field_name(res.field), res.error);
         }
 
@@ -685,7 +714,7 @@ ngx_http_session_status_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    status = &ctx->data.fields[NGX_SESSION_STATUS];
+    status = &ctx->stored->data->fields[NGX_SESSION_STATUS];
 
     v->len = status->data ? status->len : 0;
     v->valid = 1;
@@ -849,40 +878,11 @@ ngx_http_session_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     conf->upstream.upstream = NULL;
-     *     conf->key_prefix = { 0, NULL };
-     */
+    ngx_http_session_store_create_conf(&conf->store);
 
-    conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
-    conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
-    conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
-    conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
     conf->pretty = NGX_CONF_UNSET;
 
     ngx_http_session_jwt_create_conf(&conf->jwt);
-
-    /*
-     * Fixed upstream settings: the reply is parsed whole in memory and
-     * never passed on; only connection failures and timeouts move on to
-     * the next server (a server that answered badly is not retried).
-     */
-
-    conf->upstream.local = NULL;
-    conf->upstream.socket_keepalive = 0;
-    conf->upstream.next_upstream = NGX_CONF_BITMASK_SET
-                                   |NGX_HTTP_UPSTREAM_FT_ERROR
-                                   |NGX_HTTP_UPSTREAM_FT_TIMEOUT;
-    conf->upstream.next_upstream_tries = 0;
-    conf->upstream.next_upstream_timeout = 0;
-    conf->upstream.buffering = 0;
-    conf->upstream.ignore_client_abort = 0;
-    conf->upstream.intercept_errors = 0;
-    conf->upstream.intercept_404 = 0;
-    conf->upstream.pass_request_headers = 0;
-    conf->upstream.pass_request_body = 0;
 
     return conf;
 }
@@ -896,19 +896,7 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
-                              prev->upstream.connect_timeout, 1000);
-
-    ngx_conf_merge_msec_value(conf->upstream.send_timeout,
-                              prev->upstream.send_timeout, 1000);
-
-    ngx_conf_merge_msec_value(conf->upstream.read_timeout,
-                              prev->upstream.read_timeout, 1000);
-
-    ngx_conf_merge_size_value(conf->upstream.buffer_size,
-                              prev->upstream.buffer_size, 64 * 1024);
-
-    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "session:");
+    ngx_http_session_store_merge_conf(&prev->store, &conf->store);
 
     ngx_conf_merge_value(conf->pretty, prev->pretty, 0);
 
@@ -934,7 +922,7 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
-    if (conf->upstream.upstream
+    if (conf->store.upstream.upstream
         && conf->jwt.owner_claim.len
         && !conf->jwt.enabled)
     {
@@ -954,10 +942,9 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_session_loc_conf_t *slcf = conf;
 
     ngx_str_t                 *value;
-    ngx_url_t                  u;
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (slcf->upstream.upstream) {
+    if (slcf->store.upstream.upstream) {
         return "is duplicate";
     }
 
@@ -982,14 +969,9 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ngx_memzero(&u, sizeof(ngx_url_t));
-
-    u.url = value[1];
-    u.default_port = 6379;
-    u.no_resolve = 1;
-
-    slcf->upstream.upstream = ngx_http_upstream_add(cf, &u, 0);
-    if (slcf->upstream.upstream == NULL) {
+    if (ngx_http_session_store_add_server(cf, &slcf->store, &value[1])
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 

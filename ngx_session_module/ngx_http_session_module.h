@@ -18,6 +18,7 @@
 #include "ngx_session_jwt.h"
 #include "ngx_session_cache.h"
 #include "ngx_http_session_response.h"
+#include "ngx_http_session_store.h"
 
 
 typedef struct {
@@ -37,8 +38,7 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_upstream_conf_t    upstream;   /* .upstream set: endpoint on */
-    ngx_str_t                   key_prefix;
+    ngx_http_session_store_conf_t  store;   /* .upstream set: endpoint on */
     ngx_flag_t                  pretty;
     ngx_http_session_jwt_conf_t jwt;
 } ngx_http_session_loc_conf_t;
@@ -52,32 +52,13 @@ typedef struct {
 } ngx_http_session_main_conf_t;
 
 
-/* what the fetch found; also the status the client gets */
-typedef enum {
-    NGX_HTTP_SESSION_PENDING = 0,
-    NGX_HTTP_SESSION_FOUND,
-    NGX_HTTP_SESSION_NOT_FOUND,
-    NGX_HTTP_SESSION_STORE_ERROR,       /* 502 */
-    NGX_HTTP_SESSION_STORE_UNAVAILABLE, /* 503 */
-    NGX_HTTP_SESSION_STORE_TIMEOUT,     /* 504 */
-    NGX_HTTP_SESSION_INTERNAL_ERROR     /* 500 */
-} ngx_http_session_outcome_e;
-
-
-/* shared by the main request and its store subrequest */
+/* the client's request */
 typedef struct {
     ngx_str_t                   request_id;
-    ngx_http_request_t         *fetch;       /* the store subrequest */
-    ngx_http_session_outcome_e  outcome;
+    ngx_http_session_outcome_e  outcome;    /* also the status sent */
 
-    /* the current store attempt; reset when nginx tries the next server */
-    ngx_session_reply_t         reply;
-    ngx_session_data_t          data;
-    ngx_session_str_t           reply_raw;  /* the whole reply, once read */
-
-    unsigned                    reply_seen:1;  /* by any attempt */
-
-    unsigned                    done:1;
+    /* what the store read found; NULL until it ended */
+    ngx_http_session_store_result_t  *stored;
 
     /* the verified token */
     json_t                     *claims;
@@ -88,11 +69,6 @@ typedef struct {
 
 extern ngx_module_t  ngx_http_session_module;
 
-
-/* ngx_http_session_store.c */
-ngx_int_t ngx_http_session_fetch(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx);
-ngx_int_t ngx_http_session_fetch_start(ngx_http_request_t *sr);
 
 /* ngx_http_session_jwt.c */
 ngx_int_t ngx_http_session_jwt_access(ngx_http_request_t *r,
@@ -117,7 +93,6 @@ ngx_int_t ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_session_module.c */
-void ngx_http_session_respond(ngx_http_request_t *r);
 ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
 
 
