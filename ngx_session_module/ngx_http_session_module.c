@@ -6,8 +6,13 @@
 
 
 #include "ngx_http_session_module.h"
+#include "ngx_http_session_response.h"
+#include "ngx_http_session_store.h"
+#include "ngx_http_session_jwt.h"
 #include "ngx_session_json.h"
 #include "ngx_session_cache.h"
+
+#include <jansson.h>
 
 #include <ngx_sha1.h>
 
@@ -107,68 +112,12 @@ static ngx_command_t  ngx_http_session_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_session_jwt_str_or_off,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, jwt.owner_claim),
-      NULL },
-
-    { ngx_string("session_jwt"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_session_jwt,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("session_jwt_key_file"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_session_jwt_key_file,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("session_jwt_algorithms"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_session_jwt_algorithms,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("session_jwt_issuer"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_session_jwt_str_or_off,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, jwt.issuer),
-      NULL },
-
-    { ngx_string("session_jwt_audience"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_http_session_jwt_audience,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("session_jwt_leeway"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_sec_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, jwt.leeway),
-      NULL },
-
-    { ngx_string("session_jwt_token"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, jwt.token),
+      offsetof(ngx_http_session_loc_conf_t, owner_claim),
       NULL },
 
     { ngx_string("session_result_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_session_cache,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("session_jwt_cache"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
-      ngx_http_session_jwt_cache,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -218,14 +167,6 @@ static ngx_http_variable_t  ngx_http_session_vars[] = {
       ngx_http_session_status_variable, 0,
       NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("session_jwt_claim_"), NULL,
-      ngx_http_session_jwt_claim_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
-
-    { ngx_string("session_jwt_error"), NULL,
-      ngx_http_session_jwt_error_variable, 0,
-      NGX_HTTP_VAR_NOCACHEABLE, 0 },
-
       ngx_http_null_variable
 };
 
@@ -260,8 +201,10 @@ static ngx_str_t  ngx_http_session_etag = ngx_string("ETag");
 
 
 /*
- * The access phase checks the method first (SPEC 3: 405 before 401), then
- * the token.  A refusal is answered here, in JSON, and ends the phases.
+ * The method, in the access phase before the token (SPEC 3: 405 before
+ * 401): this module's handler runs before ngx_http_session_jwt_module's,
+ * see the module order in "config".  A refusal is answered here, in JSON,
+ * and ends the phases.
  */
 
 static ngx_int_t
@@ -279,11 +222,7 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
         return NGX_DONE;
     }
 
-    if (!slcf->jwt.enabled) {
-        return NGX_DECLINED;
-    }
-
-    return ngx_http_session_jwt_access(r, slcf);
+    return NGX_DECLINED;
 }
 
 
@@ -438,21 +377,23 @@ static ngx_int_t
 ngx_http_session_owner_matches(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx)
 {
+    ngx_str_t                    *claim;
     ngx_session_str_t            *owner;
     ngx_http_session_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
-    if (slcf->jwt.owner_claim.len == 0) {
+    if (slcf->owner_claim.len == 0) {
         return 1;
     }
 
     owner = &ctx->stored->data->fields[NGX_SESSION_OWNER];
+    claim = ngx_http_session_jwt_owner(r);
 
-    if (ctx->owner.data == NULL
+    if (claim == NULL
         || owner->data == NULL
-        || owner->len != ctx->owner.len
-        || ngx_memcmp(owner->data, ctx->owner.data, owner->len) != 0)
+        || owner->len != claim->len
+        || ngx_memcmp(owner->data, claim->data, owner->len) != 0)
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "session result: owner does not match");
@@ -753,19 +694,10 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (smcf->jwt_cache_size) {
-        smcf->jwt_cache = ngx_session_jwt_cache_create(smcf->jwt_cache_size);
-
-        /* the caches only save work: without one, the worker still serves */
-
-        if (smcf->jwt_cache == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
-                          "session jwt: cannot allocate the token cache");
-        }
-    }
-
     if (smcf->body_cache_size) {
         smcf->body_cache = ngx_session_cache_create(smcf->body_cache_size);
+
+        /* the cache only saves work: without one, the worker still serves */
 
         if (smcf->body_cache == NULL) {
             ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
@@ -786,11 +718,6 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
 
     if (smcf == NULL) {
         return;
-    }
-
-    if (smcf->jwt_cache) {
-        ngx_session_jwt_cache_free(smcf->jwt_cache);
-        smcf->jwt_cache = NULL;
     }
 
     if (smcf->body_cache) {
@@ -848,7 +775,6 @@ ngx_http_session_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    smcf->jwt_cache_size = NGX_CONF_UNSET;
     smcf->body_cache_size = NGX_CONF_UNSET_SIZE;
 
     return smcf;
@@ -860,8 +786,6 @@ ngx_http_session_init_main_conf(ngx_conf_t *cf, void *conf)
 {
     ngx_http_session_main_conf_t *smcf = conf;
 
-    /* 4-way sets: room for a few thousand clients without thrashing */
-    ngx_conf_init_value(smcf->jwt_cache_size, 8192);
     ngx_conf_init_size_value(smcf->body_cache_size, 8 * 1024 * 1024);
 
     return NGX_CONF_OK;
@@ -880,9 +804,13 @@ ngx_http_session_create_loc_conf(ngx_conf_t *cf)
 
     ngx_http_session_store_create_conf(&conf->store);
 
-    conf->pretty = NGX_CONF_UNSET;
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->owner_claim = { 0, NULL };
+     */
 
-    ngx_http_session_jwt_create_conf(&conf->jwt);
+    conf->pretty = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -894,37 +822,18 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_session_loc_conf_t *prev = parent;
     ngx_http_session_loc_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t  *clcf;
-
     ngx_http_session_store_merge_conf(&prev->store, &conf->store);
 
     ngx_conf_merge_value(conf->pretty, prev->pretty, 0);
 
-    if (ngx_http_session_jwt_merge_conf(cf, &prev->jwt, &conf->jwt)
-        != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
+    ngx_conf_merge_str_value(conf->owner_claim, prev->owner_claim, "");
 
     /* the endpoint itself is not inherited: only where it is named */
 
-    if (conf->jwt.enabled) {
-        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-        /* a refusal is sent at once, as JSON: no other module may grant */
-
-        if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"session_jwt\" cannot be used with "
-                               "\"satisfy any\" (location \"%V\")",
-                               &clcf->name);
-            return NGX_CONF_ERROR;
-        }
-    }
-
     if (conf->store.upstream.upstream
-        && conf->jwt.owner_claim.len
-        && !conf->jwt.enabled)
+        && conf->owner_claim.len
+        && ngx_http_session_jwt_require_owner(cf, &conf->owner_claim)
+           == NGX_DECLINED)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"session_result_owner_claim\" needs "
