@@ -1,23 +1,66 @@
 
 /*
- * Bearer JWT in the access phase: the session_jwt* directives, the token's
- * source, the 401/403 responses, the owner claim, and the claim variables.
- * Verification itself is ngx_session_jwt.c.
+ * ngx_http_session_jwt_module: bearer JWT in the access phase, a module of
+ * its own in the .so, as auth_basic is.  The session_jwt* directives, the
+ * token's source, the 401/403 responses, the owner claim, and the claim
+ * variables.  Verification itself is ngx_session_jwt.c.  Other modules
+ * see only ngx_http_session_jwt.h.
  */
 
 
-#include "ngx_http_session_module.h"
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <jansson.h>
+
+#include "ngx_session_jwt.h"
+#include "ngx_http_session_jwt.h"
+#include "ngx_http_session_response.h"
+
+
+typedef struct {
+    ngx_flag_t                  enabled;
+    ngx_str_t                   realm;
+    ngx_session_keyset_t       *keys;       /* NULL: inherited */
+    ngx_uint_t                  algorithms;
+    ngx_str_t                   issuer;     /* "": off */
+    ngx_array_t                *audiences;  /* of ngx_str_t; NULL: off */
+    time_t                      leeway;
+    ngx_http_complex_value_t   *token;      /* NULL: Authorization */
+
+    /* set by ngx_http_session_jwt_require_owner(); "": none */
+    ngx_str_t                   owner_claim;
+
+    /* built from the above when the configuration is merged */
+    ngx_session_jwt_policy_t    policy;
+} ngx_http_session_jwt_conf_t;
+
+
+typedef struct {
+    ngx_int_t                   cache_size;
+    ngx_session_jwt_cache_t    *cache;      /* per worker process */
+} ngx_http_session_jwt_main_conf_t;
+
+
+/* the verified token of the client's request */
+typedef struct {
+    json_t                     *claims;
+    ngx_str_t                   owner;      /* the owner claim's value */
+    const char                 *error;      /* why a token was refused */
+} ngx_http_session_jwt_ctx_t;
 
 
 #define NGX_HTTP_SESSION_BEARER  "Bearer"
 
 
+static ngx_int_t ngx_http_session_jwt_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_jwt_token(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token);
 static json_t *ngx_http_session_jwt_verify(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error);
-static ngx_int_t ngx_http_session_jwt_owner(ngx_http_request_t *r,
-    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_jwt_owner_claim(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx);
 static ngx_int_t ngx_http_session_jwt_deny(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_uint_t status, const char *error,
     const char *description);
@@ -26,32 +69,179 @@ static json_t *ngx_http_session_jwt_claim(json_t *claims, u_char *name,
     size_t len);
 static ngx_int_t ngx_http_session_jwt_claim_text(ngx_http_request_t *r,
     json_t *value, ngx_str_t *text);
+
+static ngx_int_t ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+static ngx_int_t ngx_http_session_jwt_init_process(ngx_cycle_t *cycle);
+static void ngx_http_session_jwt_exit_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_http_session_jwt_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_session_jwt_init(ngx_conf_t *cf);
+static void *ngx_http_session_jwt_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_session_jwt_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_session_jwt_create_conf(ngx_conf_t *cf);
+static char *ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent,
+    void *child);
 static char *ngx_http_session_jwt_policy(ngx_conf_t *cf,
     ngx_http_session_jwt_conf_t *jcf);
+static char *ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_jwt_key_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static void ngx_http_session_jwt_keyset_cleanup(void *data);
+static char *ngx_http_session_jwt_algorithms(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_session_jwt_audience(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+static ngx_command_t  ngx_http_session_jwt_commands[] = {
+
+    { ngx_string("session_jwt"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_key_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_algorithms"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_jwt_algorithms,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_str_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_jwt_conf_t, issuer),
+      NULL },
+
+    { ngx_string("session_jwt_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_jwt_audience,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_leeway"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_jwt_conf_t, leeway),
+      NULL },
+
+    { ngx_string("session_jwt_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_jwt_conf_t, token),
+      NULL },
+
+    { ngx_string("session_jwt_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_cache,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_session_jwt_module_ctx = {
+    ngx_http_session_jwt_add_variables,    /* preconfiguration */
+    ngx_http_session_jwt_init,             /* postconfiguration */
+
+    ngx_http_session_jwt_create_main_conf, /* create main configuration */
+    ngx_http_session_jwt_init_main_conf,   /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_session_jwt_create_conf,      /* create location configuration */
+    ngx_http_session_jwt_merge_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_session_jwt_module = {
+    NGX_MODULE_V1,
+    &ngx_http_session_jwt_module_ctx,      /* module context */
+    ngx_http_session_jwt_commands,         /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_session_jwt_init_process,     /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_session_jwt_exit_process,     /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_variable_t  ngx_http_session_jwt_vars[] = {
+
+    { ngx_string("session_jwt_claim_"), NULL,
+      ngx_http_session_jwt_claim_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX, 0 },
+
+    { ngx_string("session_jwt_error"), NULL,
+      ngx_http_session_jwt_error_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
 
 
 static ngx_str_t  ngx_http_session_www_authenticate =
     ngx_string("WWW-Authenticate");
 
 
-ngx_int_t
-ngx_http_session_jwt_access(ngx_http_request_t *r,
-    ngx_http_session_loc_conf_t *slcf)
+/*
+ * The access phase.  A refusal is answered here, in JSON, and ends the
+ * phases; the endpoint's method check runs before (see the module order
+ * in "config").
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_handler(ngx_http_request_t *r)
 {
     json_t                       *claims;
     ngx_int_t                     rc;
     ngx_str_t                     token;
     const char                   *error;
     ngx_pool_cleanup_t           *cln;
-    ngx_http_session_ctx_t       *ctx;
+    ngx_http_session_jwt_ctx_t   *ctx;
     ngx_http_session_jwt_conf_t  *jcf;
 
-    jcf = &slcf->jwt;
+    jcf = ngx_http_get_module_loc_conf(r, ngx_http_session_jwt_module);
 
-    ctx = ngx_http_session_get_ctx(r);
+    if (!jcf->enabled) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_jwt_module);
+
     if (ctx == NULL) {
-        return NGX_ERROR;
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_jwt_ctx_t));
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_session_jwt_module);
     }
 
     rc = ngx_http_session_jwt_token(r, jcf, &token);
@@ -61,7 +251,7 @@ ngx_http_session_jwt_access(ngx_http_request_t *r,
     }
 
     if (rc == NGX_DECLINED) {
-        ctx->jwt_error = "no token";
+        ctx->error = "no token";
         return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
                                          NULL, NULL);
     }
@@ -73,7 +263,7 @@ ngx_http_session_jwt_access(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ctx->jwt_error = error;
+        ctx->error = error;
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "session jwt: token refused: %s", error);
@@ -93,8 +283,8 @@ ngx_http_session_jwt_access(ngx_http_request_t *r,
 
     ctx->claims = claims;
 
-    if (slcf->upstream.upstream && jcf->owner_claim.len) {
-        return ngx_http_session_jwt_owner(r, jcf, ctx);
+    if (jcf->owner_claim.len) {
+        return ngx_http_session_jwt_owner_claim(r, jcf, ctx);
     }
 
     return NGX_OK;
@@ -155,10 +345,10 @@ static json_t *
 ngx_http_session_jwt_verify(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error)
 {
-    json_t                        *claims;
-    int64_t                        exp;
-    ngx_session_jwt_cache_t       *cache;
-    ngx_http_session_main_conf_t  *smcf;
+    json_t                            *claims;
+    int64_t                            exp;
+    ngx_session_jwt_cache_t           *cache;
+    ngx_http_session_jwt_main_conf_t  *jmcf;
 
     *error = NULL;
 
@@ -169,8 +359,8 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
         return NULL;
     }
 
-    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
-    cache = smcf->jwt_cache;
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
+    cache = jmcf->cache;
 
     if (cache) {
         claims = ngx_session_jwt_cache_get(cache, &jcf->policy,
@@ -209,8 +399,8 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_session_jwt_owner(ngx_http_request_t *r,
-    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_ctx_t *ctx)
+ngx_http_session_jwt_owner_claim(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx)
 {
     json_t  *value;
 
@@ -218,7 +408,7 @@ ngx_http_session_jwt_owner(ngx_http_request_t *r,
                              jcf->owner_claim.len);
 
     if (value == NULL || !(json_is_string(value) || json_is_integer(value))) {
-        ctx->jwt_error = "owner claim missing";
+        ctx->error = "owner claim missing";
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "session jwt: token has no usable \"%V\" claim",
@@ -312,17 +502,17 @@ ngx_http_session_jwt_claims_cleanup(void *data)
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t *name = (ngx_str_t *) data;
 
-    json_t                  *value;
-    ngx_str_t                text;
-    ngx_http_session_ctx_t  *ctx;
+    json_t                      *value;
+    ngx_str_t                    text;
+    ngx_http_session_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_jwt_module);
 
     if (ctx == NULL || ctx->claims == NULL) {
         v->not_found = 1;
@@ -431,32 +621,39 @@ ngx_http_session_jwt_claim_text(ngx_http_request_t *r, json_t *value,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_session_ctx_t  *ctx;
+    ngx_http_session_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_jwt_module);
 
-    if (ctx == NULL || ctx->jwt_error == NULL) {
+    if (ctx == NULL || ctx->error == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->len = ngx_strlen(ctx->jwt_error);
+    v->len = ngx_strlen(ctx->error);
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
-    v->data = (u_char *) ctx->jwt_error;
+    v->data = (u_char *) ctx->error;
 
     return NGX_OK;
 }
 
 
-void
-ngx_http_session_jwt_create_conf(ngx_http_session_jwt_conf_t *jcf)
+static void *
+ngx_http_session_jwt_create_conf(ngx_conf_t *cf)
 {
+    ngx_http_session_jwt_conf_t  *jcf;
+
+    jcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_jwt_conf_t));
+    if (jcf == NULL) {
+        return NULL;
+    }
+
     /*
      * set by ngx_pcalloc():
      *
@@ -472,13 +669,19 @@ ngx_http_session_jwt_create_conf(ngx_http_session_jwt_conf_t *jcf)
     jcf->audiences = NGX_CONF_UNSET_PTR;
     jcf->leeway = NGX_CONF_UNSET;
     jcf->token = NGX_CONF_UNSET_PTR;
+
+    return jcf;
 }
 
 
-char *
-ngx_http_session_jwt_merge_conf(ngx_conf_t *cf,
-    ngx_http_session_jwt_conf_t *prev, ngx_http_session_jwt_conf_t *conf)
+static char *
+ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
 {
+    ngx_http_session_jwt_conf_t *prev = parent;
+    ngx_http_session_jwt_conf_t *conf = child;
+
+    ngx_http_core_loc_conf_t  *clcf;
+
     if (conf->enabled == NGX_CONF_UNSET) {
         conf->enabled = prev->enabled;
         conf->realm = prev->realm;
@@ -498,7 +701,8 @@ ngx_http_session_jwt_merge_conf(ngx_conf_t *cf,
     ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
-    ngx_conf_merge_str_value(conf->owner_claim, prev->owner_claim, "");
+
+    /* owner_claim is not inherited: the endpoint sets it where it serves */
 
     if (!conf->enabled) {
         return NGX_CONF_OK;
@@ -510,7 +714,23 @@ ngx_http_session_jwt_merge_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_session_jwt_policy(cf, conf);
+    if (ngx_http_session_jwt_policy(cf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* a refusal is sent at once, as JSON: no other module may grant */
+
+    if (clcf->satisfy == NGX_HTTP_SATISFY_ANY) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"session_jwt\" cannot be used with "
+                           "\"satisfy any\" (location \"%V\")",
+                           &clcf->name);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -552,22 +772,22 @@ ngx_http_session_jwt_policy(ngx_conf_t *cf, ngx_http_session_jwt_conf_t *jcf)
 
 /* session_jwt realm | off */
 
-char *
+static char *
 ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_session_loc_conf_t *slcf = conf;
+    ngx_http_session_jwt_conf_t *jcf = conf;
 
     u_char     *p;
     ngx_str_t  *value;
 
-    if (slcf->jwt.enabled != NGX_CONF_UNSET) {
+    if (jcf->enabled != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
-        slcf->jwt.enabled = 0;
+        jcf->enabled = 0;
         return NGX_CONF_OK;
     }
 
@@ -579,17 +799,17 @@ ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    slcf->jwt.enabled = 1;
-    slcf->jwt.realm = value[1];
+    jcf->enabled = 1;
+    jcf->realm = value[1];
 
     return NGX_CONF_OK;
 }
 
 
-char *
+static char *
 ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_session_loc_conf_t *slcf = conf;
+    ngx_http_session_jwt_conf_t *jcf = conf;
 
     char                 err[256];
     ngx_str_t           *value, path;
@@ -602,24 +822,24 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (slcf->jwt.keys == NULL) {
+    if (jcf->keys == NULL) {
         cln = ngx_pool_cleanup_add(cf->pool, 0);
         if (cln == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        slcf->jwt.keys = ngx_session_keyset_create();
-        if (slcf->jwt.keys == NULL) {
+        jcf->keys = ngx_session_keyset_create();
+        if (jcf->keys == NULL) {
             return NGX_CONF_ERROR;
         }
 
         cln->handler = ngx_http_session_jwt_keyset_cleanup;
-        cln->data = slcf->jwt.keys;
+        cln->data = jcf->keys;
     }
 
     /* read at configuration time, never per request */
 
-    if (ngx_session_keyset_load_file(slcf->jwt.keys, (char *) path.data, err,
+    if (ngx_session_keyset_load_file(jcf->keys, (char *) path.data, err,
                                      sizeof(err))
         != NGX_SESSION_OK)
     {
@@ -639,22 +859,22 @@ ngx_http_session_jwt_keyset_cleanup(void *data)
 }
 
 
-char *
+static char *
 ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_session_loc_conf_t *slcf = conf;
+    ngx_http_session_jwt_conf_t *jcf = conf;
 
     unsigned     bit;
     ngx_str_t   *value;
     ngx_uint_t   i;
 
-    if (slcf->jwt.algorithms != NGX_CONF_UNSET_UINT) {
+    if (jcf->algorithms != NGX_CONF_UNSET_UINT) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
-    slcf->jwt.algorithms = 0;
+    jcf->algorithms = 0;
 
     for (i = 1; i < cf->args->nelts; i++) {
         bit = ngx_session_jwt_alg_bit((char *) value[i].data, value[i].len);
@@ -667,7 +887,7 @@ ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
             return NGX_CONF_ERROR;
         }
 
-        slcf->jwt.algorithms |= bit;
+        jcf->algorithms |= bit;
     }
 
     return NGX_CONF_OK;
@@ -676,33 +896,33 @@ ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* session_jwt_audience name ... | off */
 
-char *
+static char *
 ngx_http_session_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_session_loc_conf_t *slcf = conf;
+    ngx_http_session_jwt_conf_t *jcf = conf;
 
     ngx_str_t   *value, *aud;
     ngx_uint_t   i;
 
-    if (slcf->jwt.audiences != NGX_CONF_UNSET_PTR) {
+    if (jcf->audiences != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        slcf->jwt.audiences = NULL;
+        jcf->audiences = NULL;
         return NGX_CONF_OK;
     }
 
-    slcf->jwt.audiences = ngx_array_create(cf->pool, cf->args->nelts - 1,
+    jcf->audiences = ngx_array_create(cf->pool, cf->args->nelts - 1,
                                            sizeof(ngx_str_t));
-    if (slcf->jwt.audiences == NULL) {
+    if (jcf->audiences == NULL) {
         return NGX_CONF_ERROR;
     }
 
     for (i = 1; i < cf->args->nelts; i++) {
-        aud = ngx_array_push(slcf->jwt.audiences);
+        aud = ngx_array_push(jcf->audiences);
         if (aud == NULL) {
             return NGX_CONF_ERROR;
         }
@@ -749,29 +969,176 @@ ngx_http_session_jwt_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
 
 /* session_jwt_cache entries | off */
 
-char *
+static char *
 ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_session_main_conf_t *smcf = conf;
+    ngx_http_session_jwt_main_conf_t *jmcf = conf;
 
     ngx_str_t  *value;
 
-    if (smcf->jwt_cache_size != NGX_CONF_UNSET) {
+    if (jmcf->cache_size != NGX_CONF_UNSET) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
-        smcf->jwt_cache_size = 0;
+        jmcf->cache_size = 0;
         return NGX_CONF_OK;
     }
 
-    smcf->jwt_cache_size = ngx_atoi(value[1].data, value[1].len);
+    jmcf->cache_size = ngx_atoi(value[1].data, value[1].len);
 
-    if (smcf->jwt_cache_size == NGX_ERROR || smcf->jwt_cache_size < 4) {
+    if (jmcf->cache_size == NGX_ERROR || jmcf->cache_size < 4) {
         return "takes a number of entries (4 or more) or \"off\"";
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* the owner claim's value of the request's verified token */
+
+ngx_str_t *
+ngx_http_session_jwt_owner(ngx_http_request_t *r)
+{
+    ngx_http_session_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_jwt_module);
+
+    if (ctx == NULL || ctx->owner.data == NULL) {
+        return NULL;
+    }
+
+    return &ctx->owner;
+}
+
+
+/*
+ * For the endpoint's merge, which runs after this module's: "config" puts
+ * this module first.
+ */
+
+ngx_int_t
+ngx_http_session_jwt_require_owner(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_http_session_jwt_conf_t  *jcf;
+
+    jcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_session_jwt_module);
+
+    if (!jcf->enabled) {
+        return NGX_DECLINED;
+    }
+
+    jcf->owner_claim = *name;
+
+    return NGX_OK;
+}
+
+
+/* the cache of verified tokens is per worker: no locks, no sharing */
+
+static ngx_int_t
+ngx_http_session_jwt_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_session_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_session_jwt_module);
+
+    if (jmcf == NULL || jmcf->cache_size == 0) {
+        return NGX_OK;
+    }
+
+    jmcf->cache = ngx_session_jwt_cache_create(jmcf->cache_size);
+
+    /* the cache only saves work: without one, the worker still serves */
+
+    if (jmcf->cache == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "session jwt: cannot allocate the token cache");
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_jwt_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_session_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_cycle_get_module_main_conf(cycle,
+                                               ngx_http_session_jwt_module);
+
+    if (jmcf && jmcf->cache) {
+        ngx_session_jwt_cache_free(jmcf->cache);
+        jmcf->cache = NULL;
+    }
+}
+
+
+static ngx_int_t
+ngx_http_session_jwt_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_session_jwt_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_jwt_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_jwt_handler;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_session_jwt_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_session_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_session_jwt_main_conf_t));
+    if (jmcf == NULL) {
+        return NULL;
+    }
+
+    jmcf->cache_size = NGX_CONF_UNSET;
+
+    return jmcf;
+}
+
+
+static char *
+ngx_http_session_jwt_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_session_jwt_main_conf_t *jmcf = conf;
+
+    /* 4-way sets: room for a few thousand clients without thrashing */
+    ngx_conf_init_value(jmcf->cache_size, 8192);
 
     return NGX_CONF_OK;
 }

@@ -1,6 +1,7 @@
 
 /*
- * The session-result endpoint: what the module's nginx-side files share.
+ * ngx_http_session_module, the session-result endpoint: its configuration,
+ * for the files of the module.
  */
 
 #ifndef _NGX_HTTP_SESSION_MODULE_H_INCLUDED_
@@ -11,118 +12,24 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <jansson.h>
-
-#include "ngx_session_data.h"
-#include "ngx_session_resp.h"
-#include "ngx_session_jwt.h"
 #include "ngx_session_cache.h"
+#include "ngx_http_session_store.h"
 
 
 typedef struct {
-    ngx_flag_t                  enabled;
-    ngx_str_t                   realm;
-    ngx_session_keyset_t       *keys;       /* NULL: inherited */
-    ngx_uint_t                  algorithms;
-    ngx_str_t                   issuer;     /* "": off */
-    ngx_array_t                *audiences;  /* of ngx_str_t; NULL: off */
-    time_t                      leeway;
-    ngx_http_complex_value_t   *token;      /* NULL: Authorization */
-    ngx_str_t                   owner_claim; /* "": off */
-
-    /* built from the above when the configuration is merged */
-    ngx_session_jwt_policy_t    policy;
-} ngx_http_session_jwt_conf_t;
-
-
-typedef struct {
-    ngx_http_upstream_conf_t    upstream;   /* .upstream set: endpoint on */
-    ngx_str_t                   key_prefix;
-    ngx_flag_t                  pretty;
-    ngx_http_session_jwt_conf_t jwt;
+    ngx_http_session_store_conf_t  store;   /* .upstream set: endpoint on */
+    ngx_flag_t                     pretty;
+    ngx_str_t                      owner_claim; /* "": off */
 } ngx_http_session_loc_conf_t;
 
 
 typedef struct {
-    ngx_int_t                   jwt_cache_size;
-    ngx_session_jwt_cache_t    *jwt_cache;  /* per worker process */
-    size_t                      body_cache_size;
-    ngx_session_cache_t        *body_cache; /* per worker process */
+    size_t                         body_cache_size;
+    ngx_session_cache_t           *body_cache; /* per worker process */
 } ngx_http_session_main_conf_t;
 
 
-/* what the fetch found; also the status the client gets */
-typedef enum {
-    NGX_HTTP_SESSION_PENDING = 0,
-    NGX_HTTP_SESSION_FOUND,
-    NGX_HTTP_SESSION_NOT_FOUND,
-    NGX_HTTP_SESSION_STORE_ERROR,       /* 502 */
-    NGX_HTTP_SESSION_STORE_UNAVAILABLE, /* 503 */
-    NGX_HTTP_SESSION_STORE_TIMEOUT,     /* 504 */
-    NGX_HTTP_SESSION_INTERNAL_ERROR     /* 500 */
-} ngx_http_session_outcome_e;
-
-
-/* shared by the main request and its store subrequest */
-typedef struct {
-    ngx_str_t                   request_id;
-    ngx_http_request_t         *fetch;       /* the store subrequest */
-    ngx_http_session_outcome_e  outcome;
-
-    /* the current store attempt; reset when nginx tries the next server */
-    ngx_session_reply_t         reply;
-    ngx_session_data_t          data;
-    ngx_session_str_t           reply_raw;  /* the whole reply, once read */
-
-    unsigned                    reply_seen:1;  /* by any attempt */
-
-    unsigned                    done:1;
-
-    /* the verified token */
-    json_t                     *claims;
-    ngx_str_t                   owner;      /* the owner claim's value */
-    const char                 *jwt_error;  /* why a token was refused */
-} ngx_http_session_ctx_t;
-
-
 extern ngx_module_t  ngx_http_session_module;
-
-
-/* ngx_http_session_redis.c */
-ngx_int_t ngx_http_session_fetch(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx);
-ngx_int_t ngx_http_session_fetch_start(ngx_http_request_t *sr);
-
-/* ngx_http_session_jwt.c */
-ngx_int_t ngx_http_session_jwt_access(ngx_http_request_t *r,
-    ngx_http_session_loc_conf_t *slcf);
-void ngx_http_session_jwt_create_conf(ngx_http_session_jwt_conf_t *jcf);
-char *ngx_http_session_jwt_merge_conf(ngx_conf_t *cf,
-    ngx_http_session_jwt_conf_t *prev, ngx_http_session_jwt_conf_t *conf);
-char *ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-char *ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_session_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_session_jwt_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-ngx_int_t ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-ngx_int_t ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-
-/* ngx_http_session_module.c */
-void ngx_http_session_respond(ngx_http_request_t *r);
-ngx_int_t ngx_http_session_send_error_text(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *error, ngx_str_t *description);
-ngx_int_t ngx_http_session_add_header(ngx_http_request_t *r,
-    ngx_str_t *name, ngx_str_t *value, ngx_table_elt_t **out);
-ngx_http_session_ctx_t *ngx_http_session_get_ctx(ngx_http_request_t *r);
-void *ngx_http_session_palloc(void *pool, size_t size);
 
 
 #endif /* _NGX_HTTP_SESSION_MODULE_H_INCLUDED_ */

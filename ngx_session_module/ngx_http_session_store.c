@@ -2,24 +2,49 @@
 /*
  * Reading a session from Redis through ngx_http_upstream.
  *
- * The store is read in a subrequest of the client's request.  nginx answers
+ * The store is read in a subrequest of the caller's request.  nginx answers
  * an upstream failure (refused, timed out, cut off) of a main request with
  * its own HTML error page; the post_subrequest handler of a subrequest sees
- * that status instead and lets the main request answer with JSON.  The
- * subrequest is a clone (same location, straight to the content phase) and
- * header-only: the store's bytes never reach the client, they are parsed in
- * process_header into the context the two requests share.
+ * that status instead and hands it to the caller, which answers with JSON.
+ * The subrequest is a clone (same location, straight to the content phase)
+ * with a content handler of its own, and header-only: the store's bytes
+ * never reach the client, they are parsed in process_header into the read
+ * below, which the subrequest holds as its ctx of ngx_http_session_module.
  */
 
 
 #include "ngx_http_session_module.h"
+#include "ngx_http_session_store.h"
+#include "ngx_http_session_response.h"
+#include "ngx_session_resp.h"
 
 
-static ngx_int_t ngx_http_session_fetch_done(ngx_http_request_t *sr,
+typedef struct {
+    ngx_http_session_store_conf_t   *conf;
+    ngx_str_t                        id;
+
+    ngx_http_session_store_done_pt   done;
+    void                            *data;
+
+    ngx_http_session_store_result_t  result;
+
+    /* the current attempt; reset when nginx tries the next server */
+    ngx_session_reply_t              reply;
+    ngx_session_data_t               session;
+    ngx_session_str_t                raw;   /* the whole reply, once read */
+
+    unsigned                         reply_seen:1;  /* by any attempt */
+    unsigned                         finished:1;
+} ngx_http_session_store_read_t;
+
+
+static ngx_int_t ngx_http_session_store_handler(ngx_http_request_t *sr);
+static ngx_int_t ngx_http_session_store_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
-static void ngx_http_session_fetch_resume(ngx_http_request_t *r);
+static void ngx_http_session_store_finish(ngx_http_request_t *sr,
+    ngx_http_session_store_read_t *rd);
 static ngx_http_session_outcome_e ngx_http_session_failure(
-    ngx_http_session_ctx_t *ctx, ngx_int_t rc);
+    ngx_http_session_store_read_t *rd, ngx_int_t rc);
 
 static ngx_int_t ngx_http_session_redis_create_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_redis_reinit_request(ngx_http_request_t *r);
@@ -28,11 +53,11 @@ static void ngx_http_session_redis_abort_request(ngx_http_request_t *r);
 static void ngx_http_session_redis_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 static void ngx_http_session_reply_start(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx);
+    ngx_http_session_store_read_t *rd);
 static ngx_int_t ngx_http_session_reply_refused(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx);
+    ngx_http_session_store_read_t *rd);
 static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx, ngx_http_session_outcome_e outcome);
+    ngx_http_session_store_read_t *rd, ngx_http_session_outcome_e outcome);
 
 
 /*
@@ -49,18 +74,31 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 
 
 ngx_int_t
-ngx_http_session_fetch(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
+ngx_http_session_store_read(ngx_http_request_t *r,
+    ngx_http_session_store_conf_t *conf, ngx_str_t *id,
+    ngx_http_session_store_done_pt done, void *data)
 {
-    ngx_http_request_t          *sr;
-    ngx_http_post_subrequest_t  *ps;
+    ngx_http_request_t             *sr;
+    ngx_http_post_subrequest_t     *ps;
+    ngx_http_session_store_read_t  *rd;
+
+    rd = ngx_pcalloc(r->pool, sizeof(ngx_http_session_store_read_t));
+    if (rd == NULL) {
+        return NGX_ERROR;
+    }
+
+    rd->conf = conf;
+    rd->id = *id;
+    rd->done = done;
+    rd->data = data;
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     if (ps == NULL) {
         return NGX_ERROR;
     }
 
-    ps->handler = ngx_http_session_fetch_done;
-    ps->data = ctx;
+    ps->handler = ngx_http_session_store_done;
+    ps->data = rd;
 
     if (ngx_http_subrequest(r, &r->uri, NULL, &sr, ps,
                             NGX_HTTP_SUBREQUEST_CLONE
@@ -70,11 +108,11 @@ ngx_http_session_fetch(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
         return NGX_ERROR;
     }
 
+    /* the clone took the location's handler: it runs this one instead */
+    sr->content_handler = ngx_http_session_store_handler;
     sr->header_only = 1;
-    ctx->fetch = sr;
-    ngx_http_set_ctx(sr, ctx, ngx_http_session_module);
+    ngx_http_set_ctx(sr, rd, ngx_http_session_module);
 
-    r->write_event_handler = ngx_http_session_fetch_resume;
     r->main->count++;
 
     return NGX_DONE;
@@ -82,15 +120,13 @@ ngx_http_session_fetch(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
 
 
 static ngx_int_t
-ngx_http_session_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+ngx_http_session_store_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
-    ngx_http_session_ctx_t  *ctx = data;
+    ngx_http_session_store_read_t *rd = data;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
                    "session result: store subrequest done: %i, outcome %d",
-                   rc, ctx->outcome);
-
-    ctx->done = 1;
+                   rc, rd->result.outcome);
 
     /* $upstream_addr and friends in the client request's access log */
     sr->parent->upstream_states = sr->upstream_states;
@@ -100,16 +136,41 @@ ngx_http_session_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         || rc == NGX_HTTP_REQUEST_TIME_OUT
         || sr->connection->error)
     {
+        /* nginx ends the client's request too */
+        ngx_http_session_store_finish(sr, rd);
         return rc;
     }
 
-    if (ctx->outcome == NGX_HTTP_SESSION_PENDING) {
-        ctx->outcome = ngx_http_session_failure(ctx, rc);
+    if (rd->result.outcome == NGX_HTTP_SESSION_PENDING) {
+        rd->result.outcome = ngx_http_session_failure(rd, rc);
     }
 
-    /* the main request answers; no error page for the subrequest */
+    ngx_http_session_store_finish(sr, rd);
+
+    /* the caller answers; no error page for the subrequest */
 
     return NGX_OK;
+}
+
+
+/* nginx may finalize a subrequest more than once: the caller hears once */
+
+static void
+ngx_http_session_store_finish(ngx_http_request_t *sr,
+    ngx_http_session_store_read_t *rd)
+{
+    if (rd->finished) {
+        return;
+    }
+
+    rd->finished = 1;
+
+    if (rd->result.outcome == NGX_HTTP_SESSION_FOUND) {
+        rd->result.data = &rd->session;
+        rd->result.raw = &rd->raw;
+    }
+
+    rd->done(sr->parent, &rd->result, rd->data);
 }
 
 
@@ -120,15 +181,15 @@ ngx_http_session_fetch_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
  */
 
 static ngx_http_session_outcome_e
-ngx_http_session_failure(ngx_http_session_ctx_t *ctx, ngx_int_t rc)
+ngx_http_session_failure(ngx_http_session_store_read_t *rd, ngx_int_t rc)
 {
     if (rc == NGX_HTTP_GATEWAY_TIME_OUT) {
         return NGX_HTTP_SESSION_STORE_TIMEOUT;
     }
 
     if (rc == NGX_HTTP_BAD_GATEWAY) {
-        return ctx->reply_seen ? NGX_HTTP_SESSION_STORE_ERROR
-                               : NGX_HTTP_SESSION_STORE_UNAVAILABLE;
+        return rd->reply_seen ? NGX_HTTP_SESSION_STORE_ERROR
+                              : NGX_HTTP_SESSION_STORE_UNAVAILABLE;
     }
 
     /* the subrequest never reached the upstream, or did not finish it */
@@ -137,33 +198,15 @@ ngx_http_session_failure(ngx_http_session_ctx_t *ctx, ngx_int_t rc)
 }
 
 
-static void
-ngx_http_session_fetch_resume(ngx_http_request_t *r)
-{
-    ngx_http_session_ctx_t  *ctx;
-
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-
-    if (ctx == NULL || !ctx->done) {
-        return;
-    }
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    ngx_http_session_respond(r);
-}
-
-
 /* the content handler of the store subrequest */
 
-ngx_int_t
-ngx_http_session_fetch_start(ngx_http_request_t *sr)
+static ngx_int_t
+ngx_http_session_store_handler(ngx_http_request_t *sr)
 {
-    ngx_http_upstream_t          *u;
-    ngx_http_session_ctx_t       *ctx;
-    ngx_http_session_loc_conf_t  *slcf;
+    ngx_http_upstream_t            *u;
+    ngx_http_session_store_read_t  *rd;
 
-    ctx = ngx_http_get_module_ctx(sr, ngx_http_session_module);
+    rd = ngx_http_get_module_ctx(sr, ngx_http_session_module);
 
     if (ngx_http_upstream_create(sr) != NGX_OK) {
         return NGX_ERROR;
@@ -174,9 +217,7 @@ ngx_http_session_fetch_start(ngx_http_request_t *sr)
     ngx_str_set(&u->schema, "redis://");
     u->output.tag = (ngx_buf_tag_t) &ngx_http_session_module;
 
-    slcf = ngx_http_get_module_loc_conf(sr, ngx_http_session_module);
-
-    u->conf = &slcf->upstream;
+    u->conf = &rd->conf->upstream;
 
     u->create_request = ngx_http_session_redis_create_request;
     u->reinit_request = ngx_http_session_redis_reinit_request;
@@ -184,7 +225,7 @@ ngx_http_session_fetch_start(ngx_http_request_t *sr)
     u->abort_request = ngx_http_session_redis_abort_request;
     u->finalize_request = ngx_http_session_redis_finalize_request;
 
-    ngx_http_session_reply_start(sr, ctx);
+    ngx_http_session_reply_start(sr, rd);
 
     sr->main->count++;
 
@@ -196,13 +237,10 @@ ngx_http_session_fetch_start(ngx_http_request_t *sr)
 
 static void
 ngx_http_session_reply_start(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx)
+    ngx_http_session_store_read_t *rd)
 {
-    ngx_http_session_loc_conf_t  *slcf;
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
-
-    ngx_session_reply_init(&ctx->reply, &ctx->data, slcf->upstream.buffer_size,
+    ngx_session_reply_init(&rd->reply, &rd->session,
+                           rd->conf->upstream.buffer_size,
                            ngx_http_session_palloc, r->pool);
 }
 
@@ -210,18 +248,16 @@ ngx_http_session_reply_start(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_session_redis_create_request(ngx_http_request_t *r)
 {
-    size_t                        key_len, len;
-    u_char                       *p;
-    ngx_buf_t                    *b;
-    ngx_chain_t                  *cl;
-    ngx_http_session_ctx_t       *ctx;
-    ngx_http_session_loc_conf_t  *slcf;
+    size_t                          key_len, len;
+    u_char                         *p;
+    ngx_buf_t                      *b;
+    ngx_chain_t                    *cl;
+    ngx_http_session_store_read_t  *rd;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    rd = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
     /* P{ID} */
-    key_len = slcf->key_prefix.len + 1 + ctx->request_id.len + 1;
+    key_len = rd->conf->key_prefix.len + 1 + rd->id.len + 1;
 
     len = sizeof(NGX_HTTP_SESSION_MULTI) - 1
           + sizeof(NGX_HTTP_SESSION_HGETALL) - 1
@@ -243,13 +279,13 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
     p = ngx_cpymem(p, NGX_HTTP_SESSION_HGETALL,
                    sizeof(NGX_HTTP_SESSION_HGETALL) - 1);
     p = ngx_sprintf(p, "$%uz\r\n%V{%V}\r\n",
-                    key_len, &slcf->key_prefix, &ctx->request_id);
+                    key_len, &rd->conf->key_prefix, &rd->id);
 
     p = ngx_cpymem(p, NGX_HTTP_SESSION_LRANGE,
                    sizeof(NGX_HTTP_SESSION_LRANGE) - 1);
     p = ngx_sprintf(p, "$%uz\r\n%V{%V}" NGX_HTTP_SESSION_STOPS "\r\n",
                     key_len + sizeof(NGX_HTTP_SESSION_STOPS) - 1,
-                    &slcf->key_prefix, &ctx->request_id);
+                    &rd->conf->key_prefix, &rd->id);
     p = ngx_cpymem(p, NGX_HTTP_SESSION_RANGE,
                    sizeof(NGX_HTTP_SESSION_RANGE) - 1);
 
@@ -268,7 +304,7 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "session result: reading \"%V{%V}\"",
-                   &slcf->key_prefix, &ctx->request_id);
+                   &rd->conf->key_prefix, &rd->id);
 
     return NGX_OK;
 }
@@ -279,11 +315,11 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_redis_reinit_request(ngx_http_request_t *r)
 {
-    ngx_http_session_ctx_t  *ctx;
+    ngx_http_session_store_read_t  *rd;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+    rd = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
-    ngx_http_session_reply_start(r, ctx);
+    ngx_http_session_reply_start(r, rd);
 
     return NGX_OK;
 }
@@ -301,20 +337,18 @@ ngx_http_session_redis_reinit_request(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_redis_process_header(ngx_http_request_t *r)
 {
-    size_t                        consumed, len;
-    ngx_int_t                     rc;
-    ngx_http_upstream_t          *u;
-    ngx_http_session_ctx_t       *ctx;
-    ngx_http_session_loc_conf_t  *slcf;
+    size_t                          consumed, len;
+    ngx_int_t                       rc;
+    ngx_http_upstream_t            *u;
+    ngx_http_session_store_read_t  *rd;
 
     u = r->upstream;
-    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    rd = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
     len = u->buffer.last - u->buffer.pos;
-    ctx->reply_seen = 1;
+    rd->reply_seen = 1;
 
-    rc = ngx_session_reply_parse(&ctx->reply, u->buffer.pos, len, &consumed);
+    rc = ngx_session_reply_parse(&rd->reply, u->buffer.pos, len, &consumed);
 
     if (rc == NGX_SESSION_AGAIN) {
         if (u->buffer.last < u->buffer.end) {
@@ -324,14 +358,14 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "store reply for \"%V{%V}\" is larger than "
                       "session_result_buffer_size",
-                      &slcf->key_prefix, &ctx->request_id);
+                      &rd->conf->key_prefix, &rd->id);
 
-        return ngx_http_session_reply_done(r, ctx,
+        return ngx_http_session_reply_done(r, rd,
                                            NGX_HTTP_SESSION_STORE_ERROR);
     }
 
     if (rc == NGX_SESSION_ERROR) {
-        return ngx_http_session_reply_refused(r, ctx);
+        return ngx_http_session_reply_refused(r, rd);
     }
 
     if (consumed != len) {
@@ -339,7 +373,7 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "store sent %uz bytes more than the reply for "
                       "\"%V{%V}\"", len - consumed,
-                      &slcf->key_prefix, &ctx->request_id);
+                      &rd->conf->key_prefix, &rd->id);
 
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
     }
@@ -347,11 +381,11 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     /* the reply was read exactly: the connection may serve another */
     u->keepalive = 1;
 
-    ctx->reply_raw.data = u->buffer.pos;
-    ctx->reply_raw.len = consumed;
+    rd->raw.data = u->buffer.pos;
+    rd->raw.len = consumed;
 
-    return ngx_http_session_reply_done(r, ctx,
-                                       ctx->data.hash_len
+    return ngx_http_session_reply_done(r, rd,
+                                       rd->session.hash_len
                                        ? NGX_HTTP_SESSION_FOUND
                                        : NGX_HTTP_SESSION_NOT_FOUND);
 }
@@ -359,27 +393,25 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
 
 static ngx_int_t
 ngx_http_session_reply_refused(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx)
+    ngx_http_session_store_read_t *rd)
 {
-    size_t                        n;
-    ngx_session_str_t            *err;
-    ngx_session_reply_t          *rp;
-    ngx_http_session_loc_conf_t  *slcf;
+    size_t                n;
+    ngx_session_str_t    *err;
+    ngx_session_reply_t  *rp;
 
-    rp = &ctx->reply;
+    rp = &rd->reply;
     err = &rp->error_reply;
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
     if (err->data == NULL) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "store sent an invalid reply for \"%V{%V}\": %s",
-                      &slcf->key_prefix, &ctx->request_id, rp->error);
+                      &rd->conf->key_prefix, &rd->id, rp->error);
 
         if (rp->not_resp) {
             return NGX_HTTP_UPSTREAM_INVALID_HEADER;
         }
 
-        return ngx_http_session_reply_done(r, ctx,
+        return ngx_http_session_reply_done(r, rd,
                                            NGX_HTTP_SESSION_STORE_ERROR);
     }
 
@@ -387,7 +419,7 @@ ngx_http_session_reply_refused(ngx_http_request_t *r,
 
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "store sent an invalid reply for \"%V{%V}\": %s (\"%*s\")",
-                  &slcf->key_prefix, &ctx->request_id, rp->error,
+                  &rd->conf->key_prefix, &rd->id, rp->error,
                   ngx_min(err->len, 128), err->data);
 
     /*
@@ -404,29 +436,29 @@ ngx_http_session_reply_refused(ngx_http_request_t *r,
         || (n == 10 && ngx_strncmp(err->data, "MASTERDOWN", 10) == 0)
         || (n == 11 && ngx_strncmp(err->data, "CLUSTERDOWN", 11) == 0))
     {
-        return ngx_http_session_reply_done(r, ctx,
+        return ngx_http_session_reply_done(r, rd,
                                      NGX_HTTP_SESSION_STORE_UNAVAILABLE);
     }
 
-    return ngx_http_session_reply_done(r, ctx, NGX_HTTP_SESSION_STORE_ERROR);
+    return ngx_http_session_reply_done(r, rd, NGX_HTTP_SESSION_STORE_ERROR);
 }
 
 
 /*
- * Ends the store request as answered, whatever the answer; the main request
+ * Ends the store request as answered, whatever the answer; the caller
  * turns the outcome into the response.  Only an exactly read reply leaves
  * u->keepalive set.
  */
 
 static ngx_int_t
 ngx_http_session_reply_done(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx, ngx_http_session_outcome_e outcome)
+    ngx_http_session_store_read_t *rd, ngx_http_session_outcome_e outcome)
 {
     ngx_http_upstream_t  *u;
 
     u = r->upstream;
 
-    ctx->outcome = outcome;
+    rd->result.outcome = outcome;
 
     u->buffer.pos = u->buffer.last;
     u->headers_in.status_n = NGX_HTTP_OK;
@@ -465,4 +497,86 @@ ngx_http_session_redis_finalize_request(ngx_http_request_t *r, ngx_int_t rc)
 {
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "session result: finalize store request: %i", rc);
+}
+
+
+void
+ngx_http_session_store_create_conf(ngx_http_session_store_conf_t *conf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->upstream.upstream = NULL;
+     *     conf->key_prefix = { 0, NULL };
+     */
+
+    conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
+    conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
+
+    /*
+     * Fixed upstream settings: the reply is parsed whole in memory and
+     * never passed on; only connection failures and timeouts move on to
+     * the next server (a server that answered badly is not retried).
+     */
+
+    conf->upstream.local = NULL;
+    conf->upstream.socket_keepalive = 0;
+    conf->upstream.next_upstream = NGX_CONF_BITMASK_SET
+                                   |NGX_HTTP_UPSTREAM_FT_ERROR
+                                   |NGX_HTTP_UPSTREAM_FT_TIMEOUT;
+    conf->upstream.next_upstream_tries = 0;
+    conf->upstream.next_upstream_timeout = 0;
+    conf->upstream.buffering = 0;
+    conf->upstream.ignore_client_abort = 0;
+    conf->upstream.intercept_errors = 0;
+    conf->upstream.intercept_404 = 0;
+    conf->upstream.pass_request_headers = 0;
+    conf->upstream.pass_request_body = 0;
+}
+
+
+void
+ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,
+    ngx_http_session_store_conf_t *conf)
+{
+    ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
+                              prev->upstream.connect_timeout, 1000);
+
+    ngx_conf_merge_msec_value(conf->upstream.send_timeout,
+                              prev->upstream.send_timeout, 1000);
+
+    ngx_conf_merge_msec_value(conf->upstream.read_timeout,
+                              prev->upstream.read_timeout, 1000);
+
+    ngx_conf_merge_size_value(conf->upstream.buffer_size,
+                              prev->upstream.buffer_size, 64 * 1024);
+
+    ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "session:");
+
+    /* the server itself is not inherited: only where it is named */
+}
+
+
+/* a Redis address, or the name of an upstream block */
+
+ngx_int_t
+ngx_http_session_store_add_server(ngx_conf_t *cf,
+    ngx_http_session_store_conf_t *conf, ngx_str_t *url)
+{
+    ngx_url_t  u;
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+
+    u.url = *url;
+    u.default_port = 6379;
+    u.no_resolve = 1;
+
+    conf->upstream.upstream = ngx_http_upstream_add(cf, &u, 0);
+    if (conf->upstream.upstream == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

@@ -1,0 +1,544 @@
+
+/*
+ * The driver of a client's request to the endpoint: the method check of
+ * the access phase, the content handler, the request's state, the store
+ * read it starts and where that read returns, the one mapping from outcome
+ * to response, the ETag, and the $session_result_* variables.
+ */
+
+
+#include "ngx_http_session_module.h"
+#include "ngx_http_session_handler.h"
+#include "ngx_http_session_response.h"
+#include "ngx_http_session_store.h"
+#include "ngx_http_session_jwt.h"
+#include "ngx_session_json.h"
+#include "ngx_session_cache.h"
+
+#include <ngx_sha1.h>
+
+
+/* the client's request */
+typedef struct {
+    ngx_str_t                         request_id;
+    ngx_http_session_outcome_e        outcome;  /* also the status sent */
+
+    /* what the store read found; NULL until it ended */
+    ngx_http_session_store_result_t  *stored;
+} ngx_http_session_ctx_t;
+
+
+static void ngx_http_session_stored(ngx_http_request_t *r,
+    ngx_http_session_store_result_t *result, void *data);
+static void ngx_http_session_resume(ngx_http_request_t *r);
+static void ngx_http_session_respond(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
+    ngx_str_t *id);
+static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_render(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag);
+static ngx_int_t ngx_http_session_make_etag(ngx_http_request_t *r,
+    ngx_str_t *body, ngx_str_t *etag);
+static ngx_int_t ngx_http_session_set_etag(ngx_http_request_t *r,
+    ngx_str_t *etag);
+static ngx_int_t ngx_http_session_owner_matches(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+static ngx_http_session_ctx_t *ngx_http_session_get_ctx(
+    ngx_http_request_t *r);
+
+
+static ngx_http_session_error_t  ngx_http_session_err_400 =
+    ngx_http_session_error(NGX_HTTP_BAD_REQUEST, "invalid_request",
+                           "malformed request_id");
+static ngx_http_session_error_t  ngx_http_session_err_body =
+    ngx_http_session_error(NGX_HTTP_BAD_REQUEST, "invalid_request",
+                           "a request body is not allowed");
+static ngx_http_session_error_t  ngx_http_session_err_404 =
+    ngx_http_session_error(NGX_HTTP_NOT_FOUND, "not_found",
+                           "no such session");
+static ngx_http_session_error_t  ngx_http_session_err_405 =
+    ngx_http_session_error(NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+                           "use GET or HEAD");
+static ngx_http_session_error_t  ngx_http_session_err_500 =
+    ngx_http_session_error(NGX_HTTP_INTERNAL_SERVER_ERROR, "server_error",
+                           "internal error");
+static ngx_http_session_error_t  ngx_http_session_err_502 =
+    ngx_http_session_error(NGX_HTTP_BAD_GATEWAY, "store_error",
+                           "the session store failed");
+static ngx_http_session_error_t  ngx_http_session_err_503 =
+    ngx_http_session_error(NGX_HTTP_SERVICE_UNAVAILABLE, "store_unavailable",
+                           "the session store is unavailable");
+static ngx_http_session_error_t  ngx_http_session_err_504 =
+    ngx_http_session_error(NGX_HTTP_GATEWAY_TIME_OUT, "store_timeout",
+                           "the session store timed out");
+
+
+static ngx_str_t  ngx_http_session_etag = ngx_string("ETag");
+
+
+/*
+ * The method, in the access phase before the token (SPEC 3: 405 before
+ * 401): this module's handler runs before ngx_http_session_jwt_module's,
+ * see the module order in "config".  A refusal is answered here, in JSON,
+ * and ends the phases.
+ */
+
+ngx_int_t
+ngx_http_session_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (slcf->store.upstream.upstream
+        && !(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD)))
+    {
+        ngx_http_finalize_request(r, ngx_http_session_send_error(r,
+                                                   &ngx_http_session_err_405));
+        return NGX_DONE;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_session_handler(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t       *ctx;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    if (r != r->main) {
+        /*
+         * e.g. an SSI include: it would bypass the access phase (the store
+         * read's own subrequest has a content handler of its own)
+         */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "session_result does not serve subrequests");
+        return NGX_HTTP_FORBIDDEN;
+    }
+
+    /* the method was checked in the access phase */
+
+    ctx = ngx_http_session_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_session_request_id(r, &ctx->request_id) != NGX_OK) {
+        return ngx_http_session_send_error(r, &ngx_http_session_err_400);
+    }
+
+    /*
+     * A body on GET has no meaning here, and one still arriving while the
+     * store is read would be read by nobody: refuse it, as HTTP allows.
+     */
+
+    if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
+        return ngx_http_session_send_error(r, &ngx_http_session_err_body);
+    }
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    return ngx_http_session_store_read(r, &slcf->store, &ctx->request_id,
+                                       ngx_http_session_stored, ctx);
+}
+
+
+/* the store read ended: answer once nginx runs the request again */
+
+static void
+ngx_http_session_stored(ngx_http_request_t *r,
+    ngx_http_session_store_result_t *result, void *data)
+{
+    ngx_http_session_ctx_t *ctx = data;
+
+    ctx->stored = result;
+    ctx->outcome = result->outcome;
+
+    r->write_event_handler = ngx_http_session_resume;
+}
+
+
+static void
+ngx_http_session_resume(ngx_http_request_t *r)
+{
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_http_session_respond(r);
+}
+
+
+/* the URI after the location's prefix, already URL-decoded by nginx */
+
+static ngx_int_t
+ngx_http_session_request_id(ngx_http_request_t *r, ngx_str_t *id)
+{
+    u_char                    *p;
+    size_t                     len;
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+
+    p = r->uri.data + clcf->name.len;
+    len = (r->uri.len > clcf->name.len) ? r->uri.len - clcf->name.len : 0;
+
+    if (!ngx_session_request_id_valid(p, len)) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session result: malformed request_id");
+        return NGX_DECLINED;
+    }
+
+    id->data = p;
+    id->len = len;
+
+    return NGX_OK;
+}
+
+
+/* the one place an outcome becomes a response */
+
+static void
+ngx_http_session_respond(ngx_http_request_t *r)
+{
+    ngx_int_t                  rc;
+    ngx_http_session_ctx_t    *ctx;
+    ngx_http_session_error_t  *err;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx->outcome == NGX_HTTP_SESSION_FOUND
+        && !ngx_http_session_owner_matches(r, ctx))
+    {
+        /* another tenant's session is, to this caller, no session */
+        ctx->outcome = NGX_HTTP_SESSION_NOT_FOUND;
+    }
+
+    switch (ctx->outcome) {
+
+    case NGX_HTTP_SESSION_FOUND:
+        ngx_http_finalize_request(r, ngx_http_session_send_found(r, ctx));
+        return;
+
+    case NGX_HTTP_SESSION_NOT_FOUND:
+        err = &ngx_http_session_err_404;
+        break;
+
+    case NGX_HTTP_SESSION_STORE_ERROR:
+        err = &ngx_http_session_err_502;
+        break;
+
+    case NGX_HTTP_SESSION_STORE_UNAVAILABLE:
+        err = &ngx_http_session_err_503;
+        break;
+
+    case NGX_HTTP_SESSION_STORE_TIMEOUT:
+        err = &ngx_http_session_err_504;
+        break;
+
+    default: /* NGX_HTTP_SESSION_INTERNAL_ERROR, NGX_HTTP_SESSION_PENDING */
+        err = &ngx_http_session_err_500;
+        break;
+    }
+
+    rc = ngx_http_session_send_error(r, err);
+
+    ngx_http_finalize_request(r, rc);
+}
+
+
+/* byte for byte (SPEC 3.2); fails closed when no owner was established */
+
+static ngx_int_t
+ngx_http_session_owner_matches(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    ngx_str_t                    *claim;
+    ngx_session_str_t            *owner;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (slcf->owner_claim.len == 0) {
+        return 1;
+    }
+
+    owner = &ctx->stored->data->fields[NGX_SESSION_OWNER];
+    claim = ngx_http_session_jwt_owner(r);
+
+    if (claim == NULL
+        || owner->data == NULL
+        || owner->len != claim->len
+        || ngx_memcmp(owner->data, claim->data, owner->len) != 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session result: owner does not match");
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/*
+ * The body depends on the store's reply, the request_id of the URL and the
+ * pretty flag only: a reply seen before is answered from the worker's cache
+ * of rendered bodies, copied, since an entry may be replaced before the
+ * response is sent.
+ */
+
+static ngx_int_t
+ngx_http_session_send_found(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    u_char                         key[1 + NGX_SESSION_REQUEST_ID_MAX];
+    ngx_int_t                      rc;
+    ngx_str_t                      body, etag;
+    ngx_session_str_t              options, cbody, cetag;
+    ngx_session_cache_t           *cache;
+    ngx_http_session_loc_conf_t   *slcf;
+    ngx_http_session_main_conf_t  *smcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    cache = smcf->body_cache;
+
+    /* checked before the fetch; checked again, for the stack's sake */
+    if (ctx->request_id.len > NGX_SESSION_REQUEST_ID_MAX) {
+        return NGX_ERROR;
+    }
+
+    key[0] = slcf->pretty ? '1' : '0';
+    ngx_memcpy(key + 1, ctx->request_id.data, ctx->request_id.len);
+
+    options.data = key;
+    options.len = 1 + ctx->request_id.len;
+
+    if (cache
+        && ngx_session_cache_get(cache, &options, ctx->stored->raw, &cbody,
+                                 &cetag)
+           == NGX_SESSION_OK)
+    {
+        body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
+        if (body.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        body.len = cbody.len;
+        ngx_memcpy(body.data, cbody.data, cbody.len);
+
+        etag.data = body.data + body.len;
+        etag.len = cetag.len;
+        ngx_memcpy(etag.data, cetag.data, cetag.len);
+
+    } else {
+        rc = ngx_http_session_render(r, ctx, &body, &etag);
+
+        if (rc == NGX_DECLINED) {
+            /* nor is there a session status to show in a variable */
+            ctx->outcome = NGX_HTTP_SESSION_STORE_ERROR;
+            return ngx_http_session_send_error(r, &ngx_http_session_err_502);
+        }
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        if (cache) {
+            cbody.data = body.data;
+            cbody.len = body.len;
+            cetag.data = etag.data;
+            cetag.len = etag.len;
+
+            ngx_session_cache_put(cache, &options, ctx->stored->raw, &cbody,
+                                  &cetag);
+        }
+    }
+
+    if (ngx_http_session_set_etag(r, &etag) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_session_send(r, NGX_HTTP_OK, body.data, body.len);
+}
+
+
+/*
+ * NGX_OK with the body and its ETag; NGX_DECLINED, logged, for stored data
+ * that breaks SPEC 3.2.
+ */
+
+static ngx_int_t
+ngx_http_session_render(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_int_t                     rc;
+    ngx_session_json_result_t     res;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    rc = ngx_session_json_build(ctx->stored->data, ctx->request_id.data,
+                                ctx->request_id.len, slcf->pretty,
+                                ngx_http_session_palloc, r->pool, &res);
+
+    if (rc != NGX_SESSION_OK) {
+        if (res.error == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (res.field == NGX_SESSION_NFIELDS) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "invalid stored session \"%V{%V}\": stop %uz: %s",
+                          &slcf->store.key_prefix, &ctx->request_id, res.stop,
+                          res.error);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "invalid stored session \"%V{%V}\": "
+                          "field \"%s\": %s",
+                          &slcf->store.key_prefix, &ctx->request_id,
+                          ngx_session_field_name(res.field), res.error);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    body->data = res.data;
+    body->len = res.len;
+
+    return ngx_http_session_make_etag(r, body, etag);
+}
+
+
+/* a strong ETag: base64url of the body's SHA-1 */
+
+static ngx_int_t
+ngx_http_session_make_etag(ngx_http_request_t *r, ngx_str_t *body,
+    ngx_str_t *etag)
+{
+    u_char      digest[20];
+    ngx_str_t   src, b64;
+    ngx_sha1_t  sha1;
+
+    ngx_sha1_init(&sha1);
+    ngx_sha1_update(&sha1, body->data, body->len);
+    ngx_sha1_final(digest, &sha1);
+
+    etag->data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20) + 2);
+    if (etag->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    src.data = digest;
+    src.len = sizeof(digest);
+    b64.data = etag->data + 1;
+
+    ngx_encode_base64url(&b64, &src);
+
+    etag->data[0] = '"';
+    etag->data[b64.len + 1] = '"';
+    etag->len = b64.len + 2;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_session_set_etag(ngx_http_request_t *r, ngx_str_t *etag)
+{
+    ngx_table_elt_t  *h, *inm;
+
+    if (ngx_http_session_add_header(r, &ngx_http_session_etag, etag, &h)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.etag = h;
+
+    /* answered here: the stock filter would turn If-Match into an HTML 412 */
+    r->disable_not_modified = 1;
+
+    inm = r->headers_in.if_none_match;
+
+    if (inm
+        && ngx_session_etag_match(inm->value.data, inm->value.len,
+                                  etag->data, etag->len))
+    {
+        r->headers_out.status = NGX_HTTP_NOT_MODIFIED;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_http_session_ctx_t *
+ngx_http_session_get_ctx(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_session_module);
+    }
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_session_request_id_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+
+    if (ctx == NULL || ctx->request_id.data == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = ctx->request_id.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = ctx->request_id.data;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_session_status_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_session_str_t       *status;
+    ngx_http_session_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_module);
+
+    if (ctx == NULL || ctx->outcome != NGX_HTTP_SESSION_FOUND) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    status = &ctx->stored->data->fields[NGX_SESSION_STATUS];
+
+    v->len = status->data ? status->len : 0;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = (u_char *) status->data;
+
+    return NGX_OK;
+}

@@ -1,0 +1,72 @@
+
+/*
+ * The store operation: one asynchronous read of a session from Redis, in a
+ * subrequest of the caller's request.  The caller is told the outcome by a
+ * callback; nothing here knows what the response will be.
+ */
+
+#ifndef _NGX_HTTP_SESSION_STORE_H_INCLUDED_
+#define _NGX_HTTP_SESSION_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_session_data.h"
+
+
+/* the store's part of a location's configuration */
+typedef struct {
+    ngx_http_upstream_conf_t         upstream;  /* .upstream set: store on */
+    ngx_str_t                        key_prefix;
+} ngx_http_session_store_conf_t;
+
+
+/* what a read found */
+typedef enum {
+    NGX_HTTP_SESSION_PENDING = 0,       /* the read ended without a word */
+    NGX_HTTP_SESSION_FOUND,
+    NGX_HTTP_SESSION_NOT_FOUND,
+    NGX_HTTP_SESSION_STORE_ERROR,       /* 502 */
+    NGX_HTTP_SESSION_STORE_UNAVAILABLE, /* 503 */
+    NGX_HTTP_SESSION_STORE_TIMEOUT,     /* 504 */
+    NGX_HTTP_SESSION_INTERNAL_ERROR     /* 500 */
+} ngx_http_session_outcome_e;
+
+
+/* valid as long as the request's pool */
+typedef struct {
+    ngx_http_session_outcome_e       outcome;
+    ngx_session_data_t              *data;  /* NGX_HTTP_SESSION_FOUND */
+    ngx_session_str_t               *raw;   /* the whole reply, as read */
+} ngx_http_session_store_result_t;
+
+
+/*
+ * Called once, as the store subrequest ends (from its post_subrequest
+ * handler): it records the result and chooses how the request goes on,
+ * typically by setting r->write_event_handler, which nginx runs next.  It
+ * must not send a response itself.
+ */
+typedef void (*ngx_http_session_store_done_pt)(ngx_http_request_t *r,
+    ngx_http_session_store_result_t *result, void *data);
+
+
+/*
+ * Starts reading the session "id" for the content handler of r.  NGX_DONE:
+ * the read runs and holds the request, as ngx_http_upstream_init() does,
+ * so the handler returns NGX_DONE; NGX_ERROR: nothing was started.
+ */
+ngx_int_t ngx_http_session_store_read(ngx_http_request_t *r,
+    ngx_http_session_store_conf_t *conf, ngx_str_t *id,
+    ngx_http_session_store_done_pt done, void *data);
+
+void ngx_http_session_store_create_conf(ngx_http_session_store_conf_t *conf);
+void ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,
+    ngx_http_session_store_conf_t *conf);
+ngx_int_t ngx_http_session_store_add_server(ngx_conf_t *cf,
+    ngx_http_session_store_conf_t *conf, ngx_str_t *url);
+
+
+#endif /* _NGX_HTTP_SESSION_STORE_H_INCLUDED_ */
