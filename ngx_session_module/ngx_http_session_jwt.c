@@ -29,6 +29,7 @@ static ngx_int_t ngx_http_session_jwt_claim_text(ngx_http_request_t *r,
 static char *ngx_http_session_jwt_policy(ngx_conf_t *cf,
     ngx_http_session_jwt_conf_t *jcf);
 static void ngx_http_session_jwt_keyset_cleanup(void *data);
+static void ngx_http_session_jwt_key_warn(void *data, const char *msg);
 
 
 static ngx_str_t  ngx_http_session_www_authenticate =
@@ -591,9 +592,10 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_loc_conf_t *slcf = conf;
 
-    char                 err[256];
-    ngx_str_t           *value, path;
-    ngx_pool_cleanup_t  *cln;
+    char                         err[256];
+    ngx_str_t                   *value, path;
+    ngx_pool_cleanup_t          *cln;
+    ngx_session_keyset_loader_t  loader;
 
     value = cf->args->elts;
     path = value[1];
@@ -619,8 +621,11 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* read at configuration time, never per request */
 
-    if (ngx_session_keyset_load_file(slcf->jwt.keys, (char *) path.data, err,
-                                     sizeof(err))
+    loader.warn = ngx_http_session_jwt_key_warn;
+    loader.data = cf;
+
+    if (ngx_session_keyset_load_file(slcf->jwt.keys, &loader,
+                                     (char *) path.data, err, sizeof(err))
         != NGX_SESSION_OK)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -636,6 +641,22 @@ static void
 ngx_http_session_jwt_keyset_cleanup(void *data)
 {
     ngx_session_keyset_free(data);
+}
+
+
+/* SPEC 5: a key that is not for us is skipped, and the operator told */
+
+static void
+ngx_http_session_jwt_key_warn(void *data, const char *msg)
+{
+    ngx_conf_t  *cf = data;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "key file \"%V\": %s",
+                       &value[1], msg);
 }
 
 
@@ -663,7 +684,8 @@ ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "algorithm \"%V\" cannot be allowed: "
                                "use HS256, HS384, HS512, RS256, RS384, RS512, "
-                               "ES256, ES384 or ES512", &value[i]);
+                               "PS256, PS384, PS512, ES256, ES384, ES512 "
+                               "or EdDSA", &value[i]);
             return NGX_CONF_ERROR;
         }
 
