@@ -64,6 +64,8 @@ $(BUILD)/unit/test_jwt: t/unit/test_jwt.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_jwt.c \
 	    ngx_session_module/ngx_session_jwk.c \
+	    ngx_session_module/ngx_session_jose.c \
+	    ngx_session_module/ngx_session_cache.c \
 	    ngx_session_module/ngx_session_data.c -ljwt -ljansson -lcrypto
 
 $(BUILD)/unit/test_cache: t/unit/test_cache.c t/unit/tap.h $(SOURCES)
@@ -76,8 +78,9 @@ unit: $(UNIT_TESTS)
 FUZZ_SRC_resp   := ngx_session_resp.c ngx_session_data.c
 FUZZ_SRC_json   := ngx_session_json.c ngx_session_data.c
 FUZZ_SRC_syntax := ngx_session_json.c ngx_session_data.c
-FUZZ_SRC_keys   := ngx_session_jwk.c ngx_session_jwt.c ngx_session_data.c
-FUZZ_SRC_token  := ngx_session_jwk.c ngx_session_jwt.c ngx_session_data.c
+FUZZ_SRC_keys   := ngx_session_jwk.c ngx_session_jose.c ngx_session_data.c
+FUZZ_SRC_token  := ngx_session_jwk.c ngx_session_jwt.c ngx_session_jose.c \
+                   ngx_session_cache.c ngx_session_data.c
 FUZZ_LIBS       := -ljwt -ljansson -lcrypto
 
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(SOURCES)

@@ -91,6 +91,7 @@ static char *ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
 static char *ngx_http_session_jwt_key_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static void ngx_http_session_jwt_keyset_cleanup(void *data);
+static void ngx_http_session_jwt_key_warn(void *data, const char *msg);
 static char *ngx_http_session_jwt_algorithms(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_session_jwt_audience(ngx_conf_t *cf,
@@ -811,9 +812,10 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_jwt_conf_t *jcf = conf;
 
-    char                 err[256];
-    ngx_str_t           *value, path;
-    ngx_pool_cleanup_t  *cln;
+    char                         err[256];
+    ngx_str_t                   *value, path;
+    ngx_pool_cleanup_t          *cln;
+    ngx_session_keyset_loader_t  loader;
 
     value = cf->args->elts;
     path = value[1];
@@ -839,8 +841,11 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     /* read at configuration time, never per request */
 
-    if (ngx_session_keyset_load_file(jcf->keys, (char *) path.data, err,
-                                     sizeof(err))
+    loader.warn = ngx_http_session_jwt_key_warn;
+    loader.data = cf;
+
+    if (ngx_session_keyset_load_file(jcf->keys, &loader,
+                                     (char *) path.data, err, sizeof(err))
         != NGX_SESSION_OK)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -856,6 +861,22 @@ static void
 ngx_http_session_jwt_keyset_cleanup(void *data)
 {
     ngx_session_keyset_free(data);
+}
+
+
+/* SPEC 5: a key that is not for us is skipped, and the operator told */
+
+static void
+ngx_http_session_jwt_key_warn(void *data, const char *msg)
+{
+    ngx_conf_t  *cf = data;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0, "key file \"%V\": %s",
+                       &value[1], msg);
 }
 
 
@@ -883,7 +904,8 @@ ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "algorithm \"%V\" cannot be allowed: "
                                "use HS256, HS384, HS512, RS256, RS384, RS512, "
-                               "ES256, ES384 or ES512", &value[i]);
+                               "PS256, PS384, PS512, ES256, ES384, ES512 "
+                               "or EdDSA", &value[i]);
             return NGX_CONF_ERROR;
         }
 

@@ -1,9 +1,9 @@
 
 /*
- * The rendered-body cache: set-associative, each way one malloc'ed block
- * holding the key and the value, so that a replaced entry is one free().
- * A hit compares the whole key: a hash collision can never serve another
- * session's body.  Pure C.
+ * The set-associative structure, and the rendered-body cache on it: each
+ * body entry is one malloc'ed block holding the key and the value, so that
+ * a replaced entry is one free().  A hit compares the whole key: a hash
+ * collision can never serve another session's body.  Pure C.
  */
 
 
@@ -13,10 +13,8 @@
 #include "ngx_session_cache.h"
 
 
-/* an entry: options, reply, body and etag, one after the other */
+/* a body entry: options, reply, body and etag, one after the other */
 typedef struct {
-    uint32_t        hash;
-    uint64_t        used;       /* when last hit or stored: for eviction */
     size_t          options_len;
     size_t          reply_len;
     size_t          body_len;
@@ -25,20 +23,17 @@ typedef struct {
 } ngx_session_cache_entry_t;
 
 
-/*
- * 4-way sets picked by the options (the request_id): a session's new reply
- * replaces its old entry in place, and sessions that share a set do not
- * evict each other until five of them are polled at once.
- */
-#define NGX_SESSION_CACHE_WAYS  4
+/* the whole key of a body entry, for the match functions */
+typedef struct {
+    const ngx_session_str_t    *options;
+    const ngx_session_str_t    *reply;
+} ngx_session_cache_key_t;
 
 
 struct ngx_session_cache_s {
-    ngx_session_cache_entry_t  **slots;     /* nsets * NGX_SESSION_CACHE_WAYS */
-    size_t                       nsets;
+    ngx_session_assoc_t          assoc;
     size_t                       size;      /* the budget */
     size_t                       used;
-    uint64_t                     clock;
 };
 
 
@@ -46,21 +41,155 @@ struct ngx_session_cache_s {
 #define NGX_SESSION_CACHE_AVERAGE  2048
 
 
-static uint32_t ngx_session_cache_hash(const ngx_session_str_t *options);
-static ngx_session_cache_entry_t **ngx_session_cache_set(
-    ngx_session_cache_t *cache, uint32_t hash);
-static int ngx_session_cache_match(const ngx_session_cache_entry_t *e,
-    uint32_t hash, const ngx_session_str_t *options,
-    const ngx_session_str_t *reply);
-static void ngx_session_cache_drop(ngx_session_cache_t *cache,
-    ngx_session_cache_entry_t **slot);
+static ngx_session_assoc_way_t *ngx_session_assoc_set(ngx_session_assoc_t *a,
+    uint64_t hash);
+static uint64_t ngx_session_cache_hash(const ngx_session_str_t *options);
+static int ngx_session_cache_same_options(const void *value,
+    const void *key);
+static int ngx_session_cache_same_key(const void *value, const void *key);
+static void ngx_session_cache_drop(void *data, void *value);
 static size_t ngx_session_cache_entry_size(
     const ngx_session_cache_entry_t *e);
+
+
+int
+ngx_session_assoc_init(ngx_session_assoc_t *a, size_t nsets, size_t nways,
+    ngx_session_assoc_drop_pt drop, void *data)
+{
+    memset(a, 0, sizeof(ngx_session_assoc_t));
+
+    if (nsets == 0 || nways == 0 || nsets > SIZE_MAX / nways) {
+        return NGX_SESSION_ERROR;
+    }
+
+    a->ways = calloc(nsets * nways, sizeof(ngx_session_assoc_way_t));
+    if (a->ways == NULL) {
+        return NGX_SESSION_ERROR;
+    }
+
+    a->nsets = nsets;
+    a->nways = nways;
+    a->drop = drop;
+    a->data = data;
+
+    return NGX_SESSION_OK;
+}
+
+
+void
+ngx_session_assoc_destroy(ngx_session_assoc_t *a)
+{
+    size_t  i;
+
+    for (i = 0; a->ways != NULL && i < a->nsets * a->nways; i++) {
+        ngx_session_assoc_drop(a, &a->ways[i]);
+    }
+
+    free(a->ways);
+    a->ways = NULL;
+}
+
+
+ngx_session_assoc_way_t *
+ngx_session_assoc_find(ngx_session_assoc_t *a, uint64_t hash,
+    ngx_session_assoc_match_pt match, const void *key)
+{
+    size_t                    i;
+    ngx_session_assoc_way_t  *set;
+
+    set = ngx_session_assoc_set(a, hash);
+
+    for (i = 0; i < a->nways; i++) {
+        if (set[i].value != NULL && set[i].hash == hash
+            && match(set[i].value, key))
+        {
+            set[i].used = ++a->tick;
+            return &set[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+ngx_session_assoc_way_t *
+ngx_session_assoc_claim(ngx_session_assoc_t *a, uint64_t hash,
+    ngx_session_assoc_match_pt match, const void *key)
+{
+    size_t                    i;
+    ngx_session_assoc_way_t  *set, *way;
+
+    set = ngx_session_assoc_set(a, hash);
+    way = NULL;
+
+    /* key's own way, else a free one, else the least recently used */
+
+    for (i = 0; i < a->nways; i++) {
+        if (set[i].value == NULL) {
+            if (way == NULL || way->value != NULL) {
+                way = &set[i];
+            }
+
+            continue;
+        }
+
+        if (set[i].hash == hash && match(set[i].value, key)) {
+            way = &set[i];
+            break;
+        }
+
+        if (way == NULL || (way->value != NULL && set[i].used < way->used)) {
+            way = &set[i];
+        }
+    }
+
+    ngx_session_assoc_drop(a, way);
+
+    way->hash = hash;
+    way->used = ++a->tick;
+
+    return way;
+}
+
+
+void
+ngx_session_assoc_drop(ngx_session_assoc_t *a, ngx_session_assoc_way_t *way)
+{
+    if (way->value != NULL) {
+        a->drop(a->data, way->value);
+        way->value = NULL;
+    }
+
+    way->used = 0;
+}
+
+
+size_t
+ngx_session_assoc_count(const ngx_session_assoc_t *a)
+{
+    size_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < a->nsets * a->nways; i++) {
+        n += (a->ways[i].value != NULL);
+    }
+
+    return n;
+}
+
+
+static ngx_session_assoc_way_t *
+ngx_session_assoc_set(ngx_session_assoc_t *a, uint64_t hash)
+{
+    return &a->ways[(hash % a->nsets) * a->nways];
+}
 
 
 ngx_session_cache_t *
 ngx_session_cache_create(size_t size)
 {
+    size_t                nsets;
     ngx_session_cache_t  *cache;
 
     cache = calloc(1, sizeof(ngx_session_cache_t));
@@ -68,15 +197,16 @@ ngx_session_cache_create(size_t size)
         return NULL;
     }
 
-    cache->nsets = size / NGX_SESSION_CACHE_AVERAGE / NGX_SESSION_CACHE_WAYS;
+    nsets = size / NGX_SESSION_CACHE_AVERAGE / NGX_SESSION_CACHE_WAYS;
 
-    if (cache->nsets < 4) {
-        cache->nsets = 4;
+    if (nsets < 4) {
+        nsets = 4;
     }
 
-    cache->slots = calloc(cache->nsets * NGX_SESSION_CACHE_WAYS,
-                          sizeof(ngx_session_cache_entry_t *));
-    if (cache->slots == NULL) {
+    if (ngx_session_assoc_init(&cache->assoc, nsets, NGX_SESSION_CACHE_WAYS,
+                               ngx_session_cache_drop, cache)
+        != NGX_SESSION_OK)
+    {
         free(cache);
         return NULL;
     }
@@ -90,17 +220,11 @@ ngx_session_cache_create(size_t size)
 void
 ngx_session_cache_free(ngx_session_cache_t *cache)
 {
-    size_t  i;
-
     if (cache == NULL) {
         return;
     }
 
-    for (i = 0; i < cache->nsets * NGX_SESSION_CACHE_WAYS; i++) {
-        free(cache->slots[i]);
-    }
-
-    free(cache->slots);
+    ngx_session_assoc_destroy(&cache->assoc);
     free(cache);
 }
 
@@ -110,34 +234,30 @@ ngx_session_cache_get(ngx_session_cache_t *cache,
     const ngx_session_str_t *options, const ngx_session_str_t *reply,
     ngx_session_str_t *body, ngx_session_str_t *etag)
 {
-    size_t                       i;
-    uint32_t                     hash;
     unsigned char               *p;
-    ngx_session_cache_entry_t  **set, *e;
+    ngx_session_assoc_way_t     *way;
+    ngx_session_cache_key_t      key;
+    ngx_session_cache_entry_t   *e;
 
-    hash = ngx_session_cache_hash(options);
-    set = ngx_session_cache_set(cache, hash);
+    key.options = options;
+    key.reply = reply;
 
-    for (i = 0; i < NGX_SESSION_CACHE_WAYS; i++) {
-        e = set[i];
-
-        if (e == NULL || !ngx_session_cache_match(e, hash, options, reply)) {
-            continue;
-        }
-
-        e->used = ++cache->clock;
-
-        p = e->data + e->options_len + e->reply_len;
-
-        body->data = p;
-        body->len = e->body_len;
-        etag->data = p + e->body_len;
-        etag->len = e->etag_len;
-
-        return NGX_SESSION_OK;
+    way = ngx_session_assoc_find(&cache->assoc,
+                                 ngx_session_cache_hash(options),
+                                 ngx_session_cache_same_key, &key);
+    if (way == NULL) {
+        return NGX_SESSION_AGAIN;
     }
 
-    return NGX_SESSION_AGAIN;
+    e = way->value;
+    p = e->data + e->options_len + e->reply_len;
+
+    body->data = p;
+    body->len = e->body_len;
+    etag->data = p + e->body_len;
+    etag->len = e->etag_len;
+
+    return NGX_SESSION_OK;
 }
 
 
@@ -146,10 +266,12 @@ ngx_session_cache_put(ngx_session_cache_t *cache,
     const ngx_session_str_t *options, const ngx_session_str_t *reply,
     const ngx_session_str_t *body, const ngx_session_str_t *etag)
 {
-    size_t                       i, len, limit;
-    uint32_t                     hash;
+    size_t                       i, n, len, limit, at;
     unsigned char               *p;
-    ngx_session_cache_entry_t   *e, **set, **slot;
+    ngx_session_assoc_t         *a;
+    ngx_session_assoc_way_t     *way;
+    ngx_session_cache_key_t      key;
+    ngx_session_cache_entry_t   *e;
 
     /* each part is bounded first, so that the sum cannot overflow */
 
@@ -168,46 +290,22 @@ ngx_session_cache_put(ngx_session_cache_t *cache,
         return;
     }
 
-    hash = ngx_session_cache_hash(options);
-    set = ngx_session_cache_set(cache, hash);
+    /* the same session's old entry (any reply) makes room first */
 
-    /* the same session's old entry, else an empty way, else the oldest */
+    a = &cache->assoc;
+    key.options = options;
+    key.reply = NULL;
 
-    slot = NULL;
+    way = ngx_session_assoc_claim(a, ngx_session_cache_hash(options),
+                                  ngx_session_cache_same_options, &key);
 
-    for (i = 0; i < NGX_SESSION_CACHE_WAYS; i++) {
-        e = set[i];
+    /* over budget: empty other ways, from the next one on, until it fits */
 
-        if (e == NULL) {
-            if (slot == NULL || *slot != NULL) {
-                slot = &set[i];
-            }
+    n = a->nsets * a->nways;
+    at = (size_t) (way - a->ways);
 
-            continue;
-        }
-
-        if (e->hash == hash && e->options_len == options->len
-            && memcmp(e->data, options->data, options->len) == 0)
-        {
-            slot = &set[i];
-            break;
-        }
-
-        if (slot == NULL || (*slot != NULL && e->used < (*slot)->used)) {
-            slot = &set[i];
-        }
-    }
-
-    ngx_session_cache_drop(cache, slot);
-
-    /* over budget: empty other sets, from the next one on, until it fits */
-
-    for (i = 1; cache->used + len > cache->size
-                && i < cache->nsets * NGX_SESSION_CACHE_WAYS; i++)
-    {
-        ngx_session_cache_drop(cache,
-            &cache->slots[(slot - cache->slots + i)
-                          % (cache->nsets * NGX_SESSION_CACHE_WAYS)]);
+    for (i = 1; cache->used + len > cache->size && i < n; i++) {
+        ngx_session_assoc_drop(a, &a->ways[(at + i) % n]);
     }
 
     e = malloc(len);
@@ -215,8 +313,6 @@ ngx_session_cache_put(ngx_session_cache_t *cache,
         return;
     }
 
-    e->hash = hash;
-    e->used = ++cache->clock;
     e->options_len = options->len;
     e->reply_len = reply->len;
     e->body_len = body->len;
@@ -231,41 +327,44 @@ ngx_session_cache_put(ngx_session_cache_t *cache,
     p += body->len;
     memcpy(p, etag->data, etag->len);
 
-    *slot = e;
+    way->value = e;
     cache->used += len;
 }
 
 
-static ngx_session_cache_entry_t **
-ngx_session_cache_set(ngx_session_cache_t *cache, uint32_t hash)
+static int
+ngx_session_cache_same_options(const void *value, const void *key)
 {
-    return &cache->slots[(hash % cache->nsets) * NGX_SESSION_CACHE_WAYS];
+    const ngx_session_cache_key_t    *k = key;
+    const ngx_session_cache_entry_t  *e = value;
+
+    return e->options_len == k->options->len
+           && memcmp(e->data, k->options->data, k->options->len) == 0;
 }
 
 
 /* the whole key, byte for byte: a hash collision never serves a body */
 
 static int
-ngx_session_cache_match(const ngx_session_cache_entry_t *e, uint32_t hash,
-    const ngx_session_str_t *options, const ngx_session_str_t *reply)
+ngx_session_cache_same_key(const void *value, const void *key)
 {
-    return e->hash == hash
-           && e->options_len == options->len
-           && e->reply_len == reply->len
-           && memcmp(e->data, options->data, options->len) == 0
-           && memcmp(e->data + options->len, reply->data, reply->len) == 0;
+    const ngx_session_cache_key_t    *k = key;
+    const ngx_session_cache_entry_t  *e = value;
+
+    return ngx_session_cache_same_options(value, key)
+           && e->reply_len == k->reply->len
+           && memcmp(e->data + e->options_len, k->reply->data,
+                     k->reply->len) == 0;
 }
 
 
 static void
-ngx_session_cache_drop(ngx_session_cache_t *cache,
-    ngx_session_cache_entry_t **slot)
+ngx_session_cache_drop(void *data, void *value)
 {
-    if (*slot) {
-        cache->used -= ngx_session_cache_entry_size(*slot);
-        free(*slot);
-        *slot = NULL;
-    }
+    ngx_session_cache_t  *cache = data;
+
+    cache->used -= ngx_session_cache_entry_size(value);
+    free(value);
 }
 
 
@@ -279,7 +378,7 @@ ngx_session_cache_entry_size(const ngx_session_cache_entry_t *e)
 
 /* FNV-1a of the options: the request_id, mostly */
 
-static uint32_t
+static uint64_t
 ngx_session_cache_hash(const ngx_session_str_t *options)
 {
     size_t    i;

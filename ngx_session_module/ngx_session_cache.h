@@ -1,18 +1,86 @@
 
 /*
- * Rendered bodies, per worker: the reply the store sent, byte for byte, and
- * the options that shape the body, map to the body and its ETag.  A client
- * polling a session costs one store read and a comparison instead of a JSON
- * parse and render.  Pure C.
+ * Per-worker caches.  Pure C.
+ *
+ * ngx_session_assoc_t is the one set-associative structure behind both the
+ * rendered-body cache (below) and the verified-token cache
+ * (ngx_session_jwt.c): a hash picks a set of a few ways, a lookup compares
+ * only there, and a full set gives up its least recently used way.  Values
+ * are the caller's; the structure only holds them and hands them to the
+ * caller's drop function when they leave.
  */
 
 #ifndef _NGX_SESSION_CACHE_H_INCLUDED_
 #define _NGX_SESSION_CACHE_H_INCLUDED_
 
 
+#include <stdint.h>
+
 #include "ngx_session_data.h"
 
 
+/* a set's ways: sessions or tokens sharing a set evict each other only
+ * when five of them are in use at once */
+#define NGX_SESSION_CACHE_WAYS  4
+
+
+typedef struct {
+    uint64_t                     hash;
+    uint64_t                     used;     /* tick of the last hit or store */
+    void                        *value;    /* NULL: a free way */
+} ngx_session_assoc_way_t;
+
+/* value leaves the structure (replaced, evicted, destroyed) */
+typedef void (*ngx_session_assoc_drop_pt)(void *data, void *value);
+
+/* value holds key; called only for ways of the same hash */
+typedef int (*ngx_session_assoc_match_pt)(const void *value,
+    const void *key);
+
+typedef struct {
+    ngx_session_assoc_way_t     *ways;     /* nsets * nways, set by set */
+    size_t                       nsets;
+    size_t                       nways;
+    uint64_t                     tick;
+    ngx_session_assoc_drop_pt    drop;
+    void                        *data;     /* drop's first argument */
+} ngx_session_assoc_t;
+
+
+/* nsets and nways at least 1 */
+int ngx_session_assoc_init(ngx_session_assoc_t *a, size_t nsets,
+    size_t nways, ngx_session_assoc_drop_pt drop, void *data);
+
+/* drops every value */
+void ngx_session_assoc_destroy(ngx_session_assoc_t *a);
+
+/* the way of hash's set that holds key, its use noted; NULL: none */
+ngx_session_assoc_way_t *ngx_session_assoc_find(ngx_session_assoc_t *a,
+    uint64_t hash, ngx_session_assoc_match_pt match, const void *key);
+
+/*
+ * The way of hash's set that key is to be stored in: the one already
+ * holding key (by match, which may be looser than find's, e.g. the same
+ * session with another reply), else a free one, else the least recently
+ * used.  It comes back empty (its old value dropped) with hash and the tick
+ * set; the caller puts the value in.
+ */
+ngx_session_assoc_way_t *ngx_session_assoc_claim(ngx_session_assoc_t *a,
+    uint64_t hash, ngx_session_assoc_match_pt match, const void *key);
+
+void ngx_session_assoc_drop(ngx_session_assoc_t *a,
+    ngx_session_assoc_way_t *way);
+
+/* values held now */
+size_t ngx_session_assoc_count(const ngx_session_assoc_t *a);
+
+
+/*
+ * Rendered bodies: the reply the store sent, byte for byte, and the options
+ * that shape the body, map to the body and its ETag.  A client polling a
+ * session costs one store read and a comparison instead of a JSON parse and
+ * render.
+ */
 typedef struct ngx_session_cache_s  ngx_session_cache_t;
 
 

@@ -1,10 +1,16 @@
 
 /*
- * Verification keys from files: a JWKS, a single JWK, or PEM public keys.
- * RSA and EC keys end up as SubjectPublicKeyInfo PEM because that is what
- * libjwt 1.10 takes; oct keys as the raw secret.  Each key records the
- * algorithms it may verify, so a key is never used outside its own type
- * (RFC 8725 section 3.1, algorithm confusion).  Pure C.
+ * Verification keys from a key file or a fetched reply: a JWKS, a single
+ * JWK, or PEM public keys.  RSA and EC keys end up as SubjectPublicKeyInfo
+ * PEM because that is what libjwt 1.10 takes, and every asymmetric key also
+ * as an EVP_PKEY parsed once, for OpenSSL; oct keys as the raw secret.
+ * Each key records the algorithms it may verify, so a key is never used
+ * outside its own type (RFC 8725 section 3.1, algorithm confusion).
+ *
+ * Providers publish encryption keys and algorithms we do not implement
+ * beside the signing keys (SPEC 5): those are skipped with a warning; a
+ * key of a kind we do implement that is broken fails the whole set.
+ * Pure C.
  */
 
 
@@ -16,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -29,10 +36,6 @@
 #include <openssl/x509.h>
 
 #include "ngx_session_jwk.h"
-
-
-/* far above any real key set; keeps a mistaken path from eating memory */
-#define NGX_SESSION_KEY_FILE_MAX   (1024 * 1024)
 
 /* RFC 7518 section 3.3 */
 #define NGX_SESSION_RSA_MIN_BITS   2048
@@ -49,13 +52,19 @@ typedef struct {
 } ngx_session_curve_t;
 
 
-/* the loader's state for one file; keys move to the real set on success */
+/* the loader's state for one set; keys move to the real set on success */
 typedef struct {
-    ngx_session_keyset_t     set;
-    char                    *err;
-    size_t                   errlen;
-    char                     where[32];
+    ngx_session_keyset_t                set;
+    char                               *err;
+    size_t                              errlen;
+    char                                where[32];
+    size_t                              skipped;
+    const ngx_session_keyset_loader_t  *loader;
 } ngx_session_jwk_load_t;
+
+
+/* a kid in a warning: printable ASCII, bounded; it is not key material */
+#define NGX_SESSION_KID_SHOWN      64
 
 
 static int ngx_session_read_file(const char *path, unsigned char **buf,
@@ -63,9 +72,15 @@ static int ngx_session_read_file(const char *path, unsigned char **buf,
 static int ngx_session_has_pem(const unsigned char *buf, size_t len);
 static int ngx_session_jwk_error(ngx_session_jwk_load_t *ld,
     const char *reason);
+static int ngx_session_jwk_skip(ngx_session_jwk_load_t *ld, json_t *jwk,
+    const char *what, const char *value, size_t value_len);
+static int ngx_session_jwk_unused(ngx_session_jwk_load_t *ld, json_t *jwk,
+    const char *kty, size_t kty_len, unsigned *skip);
 static int ngx_session_jwks_load(ngx_session_jwk_load_t *ld,
     const unsigned char *buf, size_t len);
 static int ngx_session_jwk_load(ngx_session_jwk_load_t *ld, json_t *jwk);
+static void ngx_session_jwk_printable(char *dst, const char *src,
+    size_t len);
 static int ngx_session_jwk_string(ngx_session_jwk_load_t *ld, json_t *jwk,
     const char *name, const char **value, size_t *len);
 static int ngx_session_jwk_bytes(ngx_session_jwk_load_t *ld, json_t *jwk,
@@ -75,6 +90,8 @@ static int ngx_session_jwk_oct(ngx_session_jwk_load_t *ld, json_t *jwk,
 static int ngx_session_jwk_rsa(ngx_session_jwk_load_t *ld, json_t *jwk,
     EVP_PKEY **pkey);
 static int ngx_session_jwk_ec(ngx_session_jwk_load_t *ld, json_t *jwk,
+    EVP_PKEY **pkey);
+static int ngx_session_jwk_okp(ngx_session_jwk_load_t *ld, json_t *jwk,
     EVP_PKEY **pkey);
 static int ngx_session_pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld,
     EVP_PKEY **pkey);
@@ -133,8 +150,9 @@ ngx_session_keyset_count(const ngx_session_keyset_t *ks)
 
 
 int
-ngx_session_keyset_load_file(ngx_session_keyset_t *ks, const char *path,
-    char *err, size_t errlen)
+ngx_session_keyset_load_file(ngx_session_keyset_t *ks,
+    const ngx_session_keyset_loader_t *loader, const char *path, char *err,
+    size_t errlen)
 {
     int             rc;
     size_t          len;
@@ -146,7 +164,7 @@ ngx_session_keyset_load_file(ngx_session_keyset_t *ks, const char *path,
         return NGX_SESSION_ERROR;
     }
 
-    rc = ngx_session_keyset_load(ks, buf, len, err, errlen);
+    rc = ngx_session_keyset_load(ks, loader, buf, len, err, errlen);
 
     free(buf);
 
@@ -155,7 +173,8 @@ ngx_session_keyset_load_file(ngx_session_keyset_t *ks, const char *path,
 
 
 int
-ngx_session_keyset_load(ngx_session_keyset_t *ks, const unsigned char *buf,
+ngx_session_keyset_load(ngx_session_keyset_t *ks,
+    const ngx_session_keyset_loader_t *loader, const unsigned char *buf,
     size_t len, char *err, size_t errlen)
 {
     int                      rc;
@@ -165,6 +184,14 @@ ngx_session_keyset_load(ngx_session_keyset_t *ks, const unsigned char *buf,
     memset(&ld, 0, sizeof(ngx_session_jwk_load_t));
     ld.err = err;
     ld.errlen = errlen;
+    ld.loader = loader;
+
+    /* a fetched reply is bounded here, as a file is before it is read */
+
+    if (len > NGX_SESSION_KEYSET_MAX) {
+        snprintf(err, errlen, "larger than %d bytes", NGX_SESSION_KEYSET_MAX);
+        return NGX_SESSION_ERROR;
+    }
 
     for (skip = 0; skip < len; skip++) {
         if (buf[skip] != ' ' && buf[skip] != '\t' && buf[skip] != '\r'
@@ -175,7 +202,7 @@ ngx_session_keyset_load(ngx_session_keyset_t *ks, const unsigned char *buf,
     }
 
     if (skip == len) {
-        snprintf(err, errlen, "empty file");
+        snprintf(err, errlen, "empty");
         rc = NGX_SESSION_ERROR;
 
     } else if (buf[skip] == '{') {
@@ -193,9 +220,7 @@ ngx_session_keyset_load(ngx_session_keyset_t *ks, const unsigned char *buf,
     ERR_clear_error();
 
     if (rc == NGX_SESSION_OK && ld.set.nkeys == 0) {
-        snprintf(err, errlen,
-                 "no usable key (keys with \"use\" other than \"sig\" "
-                 "are skipped)");
+        snprintf(err, errlen, "no usable key (%zu skipped)", ld.skipped);
         rc = NGX_SESSION_ERROR;
     }
 
@@ -253,9 +278,9 @@ ngx_session_read_file(const char *path, unsigned char **buf, size_t *len,
         goto failed;
     }
 
-    if (st.st_size > NGX_SESSION_KEY_FILE_MAX) {
+    if (st.st_size > NGX_SESSION_KEYSET_MAX) {
         snprintf(err, errlen, "larger than %d bytes",
-                 NGX_SESSION_KEY_FILE_MAX);
+                 NGX_SESSION_KEYSET_MAX);
         goto failed;
     }
 
@@ -377,29 +402,16 @@ ngx_session_jwks_load(ngx_session_jwk_load_t *ld, const unsigned char *buf,
 static int
 ngx_session_jwk_load(ngx_session_jwk_load_t *ld, json_t *jwk)
 {
-    int                 rc;
-    size_t              len, kid_len;
-    unsigned            alg;
-    EVP_PKEY           *pkey;
-    const char         *s, *kid;
-    ngx_session_key_t   key;
+    int                            rc;
+    size_t                         len, kid_len, kty_len;
+    unsigned                       alg, skip;
+    EVP_PKEY                      *pkey;
+    const char                    *s, *kid, *kty;
+    ngx_session_key_t              key;
+    const ngx_session_jose_alg_t  *a;
 
     if (!json_is_object(jwk)) {
         return ngx_session_jwk_error(ld, "not a JSON object");
-    }
-
-    /* RFC 7517 section 4.2: encryption keys are not ours to verify with */
-
-    if (json_object_get(jwk, "use") != NULL) {
-        if (ngx_session_jwk_string(ld, jwk, "use", &s, &len)
-            != NGX_SESSION_OK)
-        {
-            return NGX_SESSION_ERROR;
-        }
-
-        if (len != 3 || memcmp(s, "sig", 3) != 0) {
-            return NGX_SESSION_OK;
-        }
     }
 
     kid = NULL;
@@ -412,6 +424,36 @@ ngx_session_jwk_load(ngx_session_jwk_load_t *ld, json_t *jwk)
         return NGX_SESSION_ERROR;
     }
 
+    /* RFC 7517 section 4.2: encryption keys are not ours to verify with */
+
+    if (json_object_get(jwk, "use") != NULL) {
+        if (ngx_session_jwk_string(ld, jwk, "use", &s, &len)
+            != NGX_SESSION_OK)
+        {
+            return NGX_SESSION_ERROR;
+        }
+
+        if (len != 3 || memcmp(s, "sig", 3) != 0) {
+            return ngx_session_jwk_skip(ld, jwk, "\"use\"", s, len);
+        }
+    }
+
+    if (ngx_session_jwk_string(ld, jwk, "kty", &kty, &kty_len)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    if (ngx_session_jwk_unused(ld, jwk, kty, kty_len, &skip)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    if (skip) {
+        return NGX_SESSION_OK;
+    }
+
     alg = 0;
 
     if (json_object_get(jwk, "alg") != NULL) {
@@ -421,30 +463,28 @@ ngx_session_jwk_load(ngx_session_jwk_load_t *ld, json_t *jwk)
             return NGX_SESSION_ERROR;
         }
 
-        alg = ngx_session_jwt_alg_bit(s, len);
-        if (alg == 0) {
+        a = ngx_session_jose_alg(s, len);
+        if (a == NULL) {
             return ngx_session_jwk_error(ld, "unsupported \"alg\"");
         }
-    }
 
-    if (ngx_session_jwk_string(ld, jwk, "kty", &s, &len) != NGX_SESSION_OK) {
-        return NGX_SESSION_ERROR;
+        alg = a->bit;
     }
 
     memset(&key, 0, sizeof(ngx_session_key_t));
     pkey = NULL;
 
-    if (len == 3 && memcmp(s, "oct", 3) == 0) {
+    if (kty_len == 3 && memcmp(kty, "oct", 3) == 0) {
         rc = ngx_session_jwk_oct(ld, jwk, alg, &key);
 
-    } else if (len == 3 && memcmp(s, "RSA", 3) == 0) {
+    } else if (kty_len == 3 && memcmp(kty, "RSA", 3) == 0) {
         rc = ngx_session_jwk_rsa(ld, jwk, &pkey);
 
-    } else if (len == 2 && memcmp(s, "EC", 2) == 0) {
+    } else if (kty_len == 2 && memcmp(kty, "EC", 2) == 0) {
         rc = ngx_session_jwk_ec(ld, jwk, &pkey);
 
     } else {
-        return ngx_session_jwk_error(ld, "unknown \"kty\"");
+        rc = ngx_session_jwk_okp(ld, jwk, &pkey);
     }
 
     if (rc == NGX_SESSION_OK && pkey != NULL) {
@@ -476,6 +516,119 @@ ngx_session_jwk_load(ngx_session_jwk_load_t *ld, json_t *jwk)
     }
 
     return rc;
+}
+
+
+/*
+ * SPEC 5's "not for us": a JOSE algorithm or a key type or curve this
+ * module does not implement.  Decided before any other member is looked
+ * at, so that a key we would never use cannot fail the set.  An "alg" that
+ * is no JOSE algorithm at all, or one of ours on the wrong key type, is
+ * left to the caller to refuse.
+ */
+
+static int
+ngx_session_jwk_unused(ngx_session_jwk_load_t *ld, json_t *jwk,
+    const char *kty, size_t kty_len, unsigned *skip)
+{
+    json_t      *v;
+    const char  *crv;
+
+    *skip = 1;
+
+    v = json_object_get(jwk, "alg");
+
+    if (json_is_string(v)
+        && ngx_session_jose_alg_foreign(json_string_value(v),
+                                        json_string_length(v)))
+    {
+        return ngx_session_jwk_skip(ld, jwk, "\"alg\"", json_string_value(v),
+                                    json_string_length(v));
+    }
+
+    v = json_object_get(jwk, "crv");
+    crv = json_is_string(v) ? json_string_value(v) : NULL;
+
+    if (kty_len == 3 && (memcmp(kty, "oct", 3) == 0
+                         || memcmp(kty, "RSA", 3) == 0))
+    {
+        *skip = 0;
+
+    } else if (kty_len == 2 && memcmp(kty, "EC", 2) == 0) {
+        if (crv == NULL || strcmp(crv, "P-256") == 0
+            || strcmp(crv, "P-384") == 0 || strcmp(crv, "P-521") == 0)
+        {
+            *skip = 0;
+        }
+
+    } else if (kty_len == 3 && memcmp(kty, "OKP", 3) == 0) {
+        if (crv == NULL || strcmp(crv, "Ed25519") == 0) {
+            *skip = 0;
+        }
+
+    } else {
+        return ngx_session_jwk_skip(ld, jwk, "\"kty\"", kty, kty_len);
+    }
+
+    if (*skip) {
+        return ngx_session_jwk_skip(ld, jwk, "\"crv\"", crv,
+                                    json_string_length(v));
+    }
+
+    return NGX_SESSION_OK;
+}
+
+
+/* tells the caller which key is skipped and why; never fails the set */
+
+static int
+ngx_session_jwk_skip(ngx_session_jwk_load_t *ld, json_t *jwk,
+    const char *what, const char *value, size_t value_len)
+{
+    char     msg[256], kid[NGX_SESSION_KID_SHOWN + 1],
+             val[NGX_SESSION_KID_SHOWN + 1];
+    json_t  *v;
+
+    ld->skipped++;
+
+    if (ld->loader == NULL || ld->loader->warn == NULL) {
+        return NGX_SESSION_OK;
+    }
+
+    v = json_object_get(jwk, "kid");
+
+    ngx_session_jwk_printable(kid, json_string_value(v),
+                              json_string_length(v));
+    ngx_session_jwk_printable(val, value, value_len);
+
+    if (json_is_string(v)) {
+        snprintf(msg, sizeof(msg), "%s (kid \"%s\") skipped: %s is \"%s\"",
+                 ld->where, kid, what, val);
+
+    } else {
+        snprintf(msg, sizeof(msg), "%s (no kid) skipped: %s is \"%s\"",
+                 ld->where, what, val);
+    }
+
+    ld->loader->warn(ld->loader->data, msg);
+
+    return NGX_SESSION_OK;
+}
+
+
+/* a member's value for a log line: printable ASCII, bounded, no quote */
+
+static void
+ngx_session_jwk_printable(char *dst, const char *src, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; src != NULL && i < len && i < NGX_SESSION_KID_SHOWN; i++) {
+        dst[i] = (src[i] >= 0x20 && src[i] < 0x7f && src[i] != '"')
+                 ? src[i] : '?';
+    }
+
+    dst[i] = '\0';
 }
 
 
@@ -744,6 +897,44 @@ done:
 }
 
 
+/* RFC 8037 section 2: "x" is the 32-byte public key, as it is */
+
+static int
+ngx_session_jwk_okp(ngx_session_jwk_load_t *ld, json_t *jwk, EVP_PKEY **pkey)
+{
+    size_t          len;
+    const char     *crv;
+    unsigned char  *x;
+
+    /* ngx_session_jwk_unused() let only Ed25519, or no "crv", through */
+
+    if (ngx_session_jwk_string(ld, jwk, "crv", &crv, &len) != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    if (ngx_session_jwk_bytes(ld, jwk, "x", &x, &len) != NGX_SESSION_OK) {
+        return NGX_SESSION_ERROR;
+    }
+
+    if (len != 32) {
+        free(x);
+        return ngx_session_jwk_error(ld, "\"x\" has the wrong length "
+                                         "for Ed25519");
+    }
+
+    *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, x, len);
+
+    free(x);
+
+    if (*pkey == NULL) {
+        return ngx_session_jwk_error(ld, "not a usable Ed25519 public key");
+    }
+
+    return NGX_SESSION_OK;
+}
+
+
 static int
 ngx_session_pkey_fromdata(const char *type, OSSL_PARAM_BLD *bld,
     EVP_PKEY **pkey)
@@ -791,7 +982,7 @@ ngx_session_pem_load(ngx_session_jwk_load_t *ld, const unsigned char *buf,
     unsigned char      *der;
     ngx_session_key_t   key;
 
-    if (len > NGX_SESSION_KEY_FILE_MAX) {
+    if (len > NGX_SESSION_KEYSET_MAX) {
         snprintf(ld->err, ld->errlen, "file too large");
         return NGX_SESSION_ERROR;
     }
@@ -889,8 +1080,9 @@ ngx_session_pem_decode(const char *name, const unsigned char *der, long len)
 
 
 /*
- * The part shared by JWK and PEM keys: the key type decides the algorithms,
- * a JWK "alg" may narrow them to one, and libjwt gets SPKI PEM.
+ * The part shared by JWK and PEM keys: the key type decides the algorithms
+ * (RSA: RS* and PS*; EC: the ES* of its curve; Ed25519: EdDSA), a JWK "alg"
+ * may narrow them to one, and libjwt gets SPKI PEM.
  */
 
 static int
@@ -913,7 +1105,7 @@ ngx_session_key_from_pkey(ngx_session_jwk_load_t *ld, EVP_PKEY *pkey,
         }
 
         key->type = NGX_SESSION_KEY_RSA;
-        algs = NGX_SESSION_ALG_RS;
+        algs = NGX_SESSION_ALG_RS | NGX_SESSION_ALG_PS;
 
     } else if (EVP_PKEY_is_a(pkey, "EC")) {
         c = NULL;
@@ -930,16 +1122,23 @@ ngx_session_key_from_pkey(ngx_session_jwk_load_t *ld, EVP_PKEY *pkey,
         key->type = NGX_SESSION_KEY_EC;
         algs = c->alg;
 
+    } else if (EVP_PKEY_is_a(pkey, "ED25519")) {
+        key->type = NGX_SESSION_KEY_OKP;
+        algs = NGX_SESSION_ALG_EDDSA;
+
     } else {
-        return ngx_session_jwk_error(ld, "key type is neither RSA nor EC");
+        return ngx_session_jwk_error(ld, "key type is neither RSA, EC "
+                                         "nor Ed25519");
     }
 
     if (alg != 0) {
         if ((alg & algs) == 0) {
             return ngx_session_jwk_error(ld, key->type == NGX_SESSION_KEY_RSA
                                          ? "\"alg\" does not fit kty \"RSA\""
-                                         : "\"alg\" does not fit the EC "
-                                           "curve");
+                                         : key->type == NGX_SESSION_KEY_EC
+                                         ? "\"alg\" does not fit the EC "
+                                           "curve"
+                                         : "\"alg\" does not fit kty \"OKP\"");
         }
 
         algs = alg;
@@ -956,7 +1155,9 @@ ngx_session_key_from_pkey(ngx_session_jwk_load_t *ld, EVP_PKEY *pkey,
     if (!ok) {
         return ngx_session_jwk_error(ld, key->type == NGX_SESSION_KEY_EC
                                      ? "EC point is not on the curve"
-                                     : "not a usable RSA public key");
+                                     : key->type == NGX_SESSION_KEY_RSA
+                                     ? "not a usable RSA public key"
+                                     : "not a usable Ed25519 public key");
     }
 
     bio = BIO_new(BIO_s_mem());
@@ -1044,91 +1245,4 @@ ngx_session_key_free(ngx_session_key_t *key)
 
     EVP_PKEY_free(key->pkey);
     key->pkey = NULL;
-}
-
-
-/* -1: not in the base64url alphabet */
-
-static const signed char  ngx_session_b64url_map[256] = {
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1,
-    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
-    -1,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, 63,
-    -1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
-    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1
-};
-
-
-int
-ngx_session_b64url_valid(const char *src, size_t len)
-{
-    size_t               i;
-    const unsigned char  *p;
-
-    p = (const unsigned char *) src;
-
-    if (len % 4 == 1) {
-        return 0;
-    }
-
-    for (i = 0; i < len; i++) {
-        if (ngx_session_b64url_map[p[i]] < 0) {
-            return 0;
-        }
-    }
-
-    /* the bits past the last whole byte must be zero (RFC 4648 3.5) */
-
-    switch (len % 4) {
-    case 2:
-        return (ngx_session_b64url_map[p[len - 1]] & 0x0f) == 0;
-    case 3:
-        return (ngx_session_b64url_map[p[len - 1]] & 0x03) == 0;
-    default:
-        return 1;
-    }
-}
-
-
-int
-ngx_session_b64url_decode(const char *src, size_t len, unsigned char *dst,
-    size_t *dst_len)
-{
-    size_t               i, n;
-    uint32_t             acc;
-    unsigned             bits;
-    const unsigned char  *p;
-
-    if (!ngx_session_b64url_valid(src, len)) {
-        return NGX_SESSION_ERROR;
-    }
-
-    p = (const unsigned char *) src;
-    acc = 0;
-    bits = 0;
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-        acc = (acc << 6) | (uint32_t) ngx_session_b64url_map[p[i]];
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-            dst[n++] = (unsigned char) (acc >> bits);
-        }
-    }
-
-    *dst_len = n;
-
-    return NGX_SESSION_OK;
 }

@@ -1,65 +1,63 @@
 
 /*
- * The key set behind ngx_session_keyset_t, shared by the key loader
- * (ngx_session_jwk.c) and the verifier (ngx_session_jwt.c).  Internal to
- * those two files; the module sees only ngx_session_jwt.h.
+ * Key sets: loading verification keys from a key file or from a fetched
+ * JWKS, with the same rules for both (SPEC 5: skip what is not for us,
+ * refuse what is broken).  Pure C on OpenSSL and jansson.
  */
 
 #ifndef _NGX_SESSION_JWK_H_INCLUDED_
 #define _NGX_SESSION_JWK_H_INCLUDED_
 
 
-#include <openssl/evp.h>
+#include <stddef.h>
 
-#include "ngx_session_jwt.h"
-
-
-#define NGX_SESSION_ALG_HS  (NGX_SESSION_ALG_HS256 | NGX_SESSION_ALG_HS384   \
-                             | NGX_SESSION_ALG_HS512)
-#define NGX_SESSION_ALG_RS  (NGX_SESSION_ALG_RS256 | NGX_SESSION_ALG_RS384   \
-                             | NGX_SESSION_ALG_RS512)
-#define NGX_SESSION_ALG_ES  (NGX_SESSION_ALG_ES256 | NGX_SESSION_ALG_ES384   \
-                             | NGX_SESSION_ALG_ES512)
+#include "ngx_session_data.h"
+#include "ngx_session_jose.h"
 
 
-typedef enum {
-    NGX_SESSION_KEY_OCT = 1,
-    NGX_SESSION_KEY_RSA,
-    NGX_SESSION_KEY_EC
-} ngx_session_key_type_e;
-
-
-typedef struct {
-    ngx_session_key_type_e   type;
-    unsigned                 algs;      /* NGX_SESSION_ALG_* it may verify */
-    char                    *kid;       /* NULL: the key has no kid */
-    size_t                   kid_len;
-    unsigned char           *data;      /* SPKI PEM (RSA, EC) or secret */
-    size_t                   len;       /* never 0 */
-    EVP_PKEY                *pkey;      /* RSA, EC: parsed once, for the */
-                                        /* pre-check before libjwt */
-} ngx_session_key_t;
-
-
-struct ngx_session_keyset_s {
-    ngx_session_key_t       *keys;
-    size_t                   nkeys;
-    size_t                   nalloc;
-};
+/* far above any real key set; a key file or fetched reply larger fails */
+#define NGX_SESSION_KEYSET_MAX     (1024 * 1024)
 
 
 /*
- * Strict base64url (RFC 4648 section 5) without padding: only the URL-safe
- * alphabet, no length of the form 4n+1, unused trailing bits zero, so that
- * every string has one decoding and every decoding one string.
+ * A skipped key's description, e.g. keys[2] (kid "enc-1"): "use" is "enc".
+ * It names no key material; the caller adds the source (file or URI) and
+ * logs it at warn.
  */
-#define ngx_session_b64url_decoded_len(n)  ((n) / 4 * 3 + ((n) % 4) * 3 / 4)
+typedef void (*ngx_session_keyset_warn_pt)(void *data, const char *msg);
 
-int ngx_session_b64url_valid(const char *src, size_t len);
+typedef struct {
+    ngx_session_keyset_warn_pt   warn;     /* NULL: skipped keys go unsaid */
+    void                        *data;
+} ngx_session_keyset_loader_t;
 
-/* dst holds ngx_session_b64url_decoded_len(len) bytes */
-int ngx_session_b64url_decode(const char *src, size_t len,
-    unsigned char *dst, size_t *dst_len);
+
+ngx_session_keyset_t *ngx_session_keyset_create(void);
+void ngx_session_keyset_free(ngx_session_keyset_t *ks);
+
+/*
+ * The one entry point for key material in memory: a key file's contents or
+ * a fetched reply (len bytes, not NUL-terminated, at most
+ * NGX_SESSION_KEYSET_MAX).  Accepts a JWKS ({"keys":[...]}), a single JWK,
+ * or PEM public keys (RSA, EC P-256/384/521, Ed25519).
+ *
+ * Skipped, each reported through ld->warn: a JWK whose "use" is not "sig",
+ * whose "alg" is a JOSE algorithm not verified here, whose "kty" or "crv"
+ * is not implemented.  Refused (NGX_SESSION_ERROR, err filled with a
+ * reason that names no key material; ks unchanged): anything else that is
+ * unusable, and a set left with no usable key.  All or nothing: on success
+ * every usable key is added to ks.  ld may be NULL.
+ */
+int ngx_session_keyset_load(ngx_session_keyset_t *ks,
+    const ngx_session_keyset_loader_t *ld, const unsigned char *buf,
+    size_t len, char *err, size_t errlen);
+
+/* a file read whole (at configuration time), then as above */
+int ngx_session_keyset_load_file(ngx_session_keyset_t *ks,
+    const ngx_session_keyset_loader_t *ld, const char *path, char *err,
+    size_t errlen);
+
+size_t ngx_session_keyset_count(const ngx_session_keyset_t *ks);
 
 
 #endif /* _NGX_SESSION_JWK_H_INCLUDED_ */

@@ -1,22 +1,33 @@
 
 /*
- * Bearer JWT verification on libjwt 1.10, and the cache of verified tokens.
+ * Bearer JWT verification, and the cache of verified tokens.
  *
- * libjwt 1.10 trusts the token header for the algorithm and uses whatever
+ * Who verifies what.  libjwt 1.10 stays the verifier of record for what it
+ * implements: HS*, RS* and ES* tokens with no "typ" or "typ":"JWT".  It
+ * knows neither PS* nor EdDSA, and its jwt_decode() refuses any other "typ",
+ * so RFC 9068 "at+jwt" access tokens (of any algorithm), PS* and EdDSA
+ * tokens are verified with OpenSSL 3 alone, with the keys parsed once at
+ * load time.  OpenSSL checks every token first in any case: libjwt 1.10
+ * parses its PEM key on each call (hundreds of microseconds) and compares
+ * HMACs with strcmp() upstream (CVE-2024-25189), so it only ever sees a
+ * signature that already matched, with a key of the algorithm's own type.
+ *
+ * libjwt also trusts the token header for the algorithm and uses whatever
  * key bytes it is given, so everything it cannot be trusted with happens
- * here first: size and syntax, "alg" against the allow-list, "kid", and a
- * key of the algorithm's own type.  It never sees an empty key (with none
- * it silently treats any token as "alg":"none").  It checks no claims;
- * exp, nbf, iss and aud are checked here.
+ * here first: size and syntax, "alg" against the allow-list, "typ", "kid",
+ * and a key of the algorithm's own type.  It never sees an empty key (with
+ * none it silently treats any token as "alg":"none").
  *
  * Choices worth knowing:
- *   - "typ", when present, must be "JWT" in any case: libjwt 1.10 refuses
- *     every other value (RFC 9068 "at+jwt" tokens cannot be used).
+ *   - header and claims are parsed here, refusing duplicate member names;
+ *     the claims handed out are this parse, never libjwt's (last wins).
+ *   - "typ" compares case-insensitively (RFC 7515 4.1.9).
  *   - "crit" is refused: no extension is understood.
  *   - exp and nbf are NumericDates: integers, or reals rounded to the
  *     stricter side (exp down, nbf up).  exp is required.
- *   - an oct key without "alg" serves each HS alg whose hash output its
- *     length covers (see ngx_session_jwk.c).
+ *   - ES* signatures are R || S of exactly twice the curve size.
+ *   - PS*: PSS with MGF1 of the same hash and a salt as long as the hash
+ *     (RFC 7518 3.5).
  *
  * Pure C.
  */
@@ -33,104 +44,99 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rsa.h>
 #include <openssl/sha.h>
 
-#include "ngx_session_jwk.h"
+#include "ngx_session_cache.h"
+#include "ngx_session_jwt.h"
+
+
+#define NGX_SESSION_JWT_SIG_MAX   (NGX_SESSION_JWT_MAX_TOKEN / 4 * 3)
 
 
 /* the header, as far as key selection needs it */
 typedef struct {
-    unsigned                 alg;       /* one NGX_SESSION_ALG_* bit */
-    const char              *kid;       /* NULL: no "kid" */
-    size_t                   kid_len;
+    const ngx_session_jose_alg_t  *alg;
+    const char                    *kid;       /* NULL: no "kid" */
+    size_t                         kid_len;
+    unsigned                       libjwt;    /* libjwt verifies it too */
 } ngx_session_jwt_header_t;
 
 
+/* one token on its way through the key sets */
 typedef struct {
-    const char              *name;
-    size_t                   len;
-    unsigned                 bit;
-    jwt_alg_t                jwt;
-    const EVP_MD          *(*md)(void);
-} ngx_session_jwt_alg_t;
+    const ngx_session_jwt_header_t  *hdr;
+    const char                      *token;
+    size_t                           dot2;     /* signing input length */
+    unsigned char                    sig[NGX_SESSION_JWT_SIG_MAX];
+    size_t                           sig_len;
+    char                             cstr[NGX_SESSION_JWT_MAX_TOKEN + 1];
+    size_t                           named;    /* keys with the kid */
+    size_t                           fit;      /* ... and of its type */
+} ngx_session_jwt_check_t;
 
-
-#define NGX_SESSION_CACHE_WAYS   4
 
 typedef struct {
     unsigned char            digest[SHA256_DIGEST_LENGTH];
     const void              *policy_id;
+    uint64_t                 generation;
     int64_t                  exp;
-    json_t                  *claims;    /* NULL: a free slot */
-    uint64_t                 used;      /* the tick of the last hit */
+    json_t                  *claims;
 } ngx_session_jwt_cache_entry_t;
 
 
-/*
- * Set-associative: a token's digest picks one set of up to four entries;
- * within the set the least recently used entry makes room.
- */
 struct ngx_session_jwt_cache_s {
-    ngx_session_jwt_cache_entry_t  *entries;
-    size_t                          nsets;
-    size_t                          ways;
-    uint64_t                        tick;
+    ngx_session_assoc_t      assoc;
 };
 
 
+static int ngx_session_jwt_refuse(ngx_session_jwt_result_t *res,
+    ngx_session_jwt_reason_e reason, const char *error);
 static int ngx_session_jwt_split(const char *token, size_t len,
     size_t *dot1, size_t *dot2);
+static json_t *ngx_session_jwt_part(const char *p, size_t len);
 static int ngx_session_jwt_header(const ngx_session_jwt_policy_t *policy,
     const char *token, size_t len, json_t **root,
-    ngx_session_jwt_header_t *hdr, const char **error);
+    ngx_session_jwt_header_t *hdr, ngx_session_jwt_result_t *res);
+static unsigned ngx_session_jwt_type(json_t *typ);
 static int ngx_session_jwt_check_sig(const ngx_session_jwt_policy_t *policy,
-    const ngx_session_jwt_header_t *hdr, const char *token, size_t dot2,
-    size_t len, json_t **claims, const char **error);
-static int ngx_session_jwt_key_fits(const ngx_session_key_t *key,
-    unsigned alg);
-static int ngx_session_jwt_precheck(const ngx_session_key_t *key,
-    unsigned alg, const char *token, size_t dot2, size_t len);
+    const ngx_session_keyset_t *fetched, ngx_session_jwt_check_t *ck,
+    ngx_session_jwt_result_t *res);
+static int ngx_session_jwt_try_keys(const ngx_session_keyset_t *ks,
+    ngx_session_jwt_check_t *ck);
+static int ngx_session_jwt_openssl(const ngx_session_key_t *key,
+    const ngx_session_jwt_check_t *ck);
 static int ngx_session_jwt_hmac_matches(const ngx_session_key_t *key,
     const EVP_MD *md, const char *token, size_t dot2,
     const unsigned char *sig, size_t sig_len);
 static int ngx_session_jwt_pkey_matches(const ngx_session_key_t *key,
-    const EVP_MD *md, const char *token, size_t dot2,
+    const ngx_session_jose_alg_t *alg, const char *token, size_t dot2,
     const unsigned char *sig, size_t sig_len);
 static int ngx_session_jwt_ecdsa_der(const ngx_session_key_t *key,
     const unsigned char *sig, size_t sig_len, unsigned char *der,
     size_t *der_len);
-static int ngx_session_jwt_decode(const ngx_session_key_t *key, unsigned alg,
-    const char *token, json_t **claims);
+static int ngx_session_jwt_libjwt(const ngx_session_key_t *key,
+    const ngx_session_jose_alg_t *alg, const char *token);
 static int ngx_session_jwt_claims(const ngx_session_jwt_policy_t *policy,
-    json_t *claims, time_t now, int64_t *exp, const char **error);
+    json_t *claims, time_t now, ngx_session_jwt_result_t *res);
 static int ngx_session_jwt_time(json_t *v, int round_up, int64_t *t);
 static int ngx_session_jwt_audience(const ngx_session_jwt_policy_t *policy,
     json_t *aud);
+static int ngx_session_jwt_scopes(const ngx_session_jwt_policy_t *policy,
+    json_t *claims);
+static int ngx_session_jwt_has_scope(json_t *scope, json_t *scp,
+    const char *want);
 static int ngx_session_jwt_string_is(json_t *v, const char *s);
-static const ngx_session_jwt_alg_t *ngx_session_jwt_alg_by_bit(unsigned bit);
-static ngx_session_jwt_cache_entry_t *ngx_session_jwt_cache_set(
-    ngx_session_jwt_cache_t *cache, const void *policy_id,
-    const unsigned char *digest);
-static void ngx_session_jwt_cache_clear(ngx_session_jwt_cache_entry_t *e);
+static uint64_t ngx_session_jwt_cache_hash(const unsigned char *digest,
+    const void *policy_id, uint64_t generation);
+static int ngx_session_jwt_cache_match(const void *value, const void *key);
+static void ngx_session_jwt_cache_drop(void *data, void *value);
 
 
-#define ngx_session_jwt_alg(s, bit, jwt, md)                                  \
-    { s, sizeof(s) - 1, NGX_SESSION_ALG_ ## bit, jwt, md }
-
-static const ngx_session_jwt_alg_t  ngx_session_jwt_algs[] = {
-    ngx_session_jwt_alg("HS256", HS256, JWT_ALG_HS256, EVP_sha256),
-    ngx_session_jwt_alg("HS384", HS384, JWT_ALG_HS384, EVP_sha384),
-    ngx_session_jwt_alg("HS512", HS512, JWT_ALG_HS512, EVP_sha512),
-    ngx_session_jwt_alg("RS256", RS256, JWT_ALG_RS256, EVP_sha256),
-    ngx_session_jwt_alg("RS384", RS384, JWT_ALG_RS384, EVP_sha384),
-    ngx_session_jwt_alg("RS512", RS512, JWT_ALG_RS512, EVP_sha512),
-    ngx_session_jwt_alg("ES256", ES256, JWT_ALG_ES256, EVP_sha256),
-    ngx_session_jwt_alg("ES384", ES384, JWT_ALG_ES384, EVP_sha384),
-    ngx_session_jwt_alg("ES512", ES512, JWT_ALG_ES512, EVP_sha512)
+static const char  *ngx_session_jwt_reasons[] = {
+    "ok", "missing", "malformed", "signature", "expired", "not_yet_valid",
+    "issuer", "audience", "unknown_kid", "algorithm", "type", "scope"
 };
-
-#define NGX_SESSION_JWT_NALGS                                                 \
-    (sizeof(ngx_session_jwt_algs) / sizeof(ngx_session_jwt_algs[0]))
 
 
 /* alg names are case-sensitive (RFC 7515 4.1.1); libjwt's are not */
@@ -138,17 +144,22 @@ static const ngx_session_jwt_alg_t  ngx_session_jwt_algs[] = {
 unsigned
 ngx_session_jwt_alg_bit(const char *name, size_t len)
 {
-    size_t  i;
+    const ngx_session_jose_alg_t  *a;
 
-    for (i = 0; i < NGX_SESSION_JWT_NALGS; i++) {
-        if (ngx_session_jwt_algs[i].len == len
-            && memcmp(ngx_session_jwt_algs[i].name, name, len) == 0)
-        {
-            return ngx_session_jwt_algs[i].bit;
-        }
+    a = ngx_session_jose_alg(name, len);
+
+    return a ? a->bit : 0;
+}
+
+
+const char *
+ngx_session_jwt_reason_name(ngx_session_jwt_reason_e reason)
+{
+    if ((unsigned) reason >= NGX_SESSION_JWT_NREASONS) {
+        return "unknown";
     }
 
-    return 0;
+    return ngx_session_jwt_reasons[reason];
 }
 
 
@@ -157,50 +168,122 @@ ngx_session_jwt_verify(const ngx_session_jwt_policy_t *policy,
     const char *token, size_t len, time_t now, json_t **claims, int64_t *exp,
     const char **error)
 {
+    int                       rc;
+    ngx_session_jwt_result_t  res;
+
+    rc = ngx_session_jwt_verify2(policy, NULL, token, len, now, &res);
+
+    *claims = res.claims;
+    *exp = res.exp;
+    *error = res.error;
+
+    return rc;
+}
+
+
+int
+ngx_session_jwt_verify2(const ngx_session_jwt_policy_t *policy,
+    const ngx_session_keyset_t *fetched, const char *token, size_t len,
+    time_t now, ngx_session_jwt_result_t *res)
+{
     int                        rc;
     size_t                     dot1, dot2;
-    json_t                    *header, *payload;
+    json_t                    *header, *claims;
     ngx_session_jwt_header_t   hdr;
+    ngx_session_jwt_check_t   *ck;
 
-    *claims = NULL;
+    memset(res, 0, sizeof(ngx_session_jwt_result_t));
 
     if (len > NGX_SESSION_JWT_MAX_TOKEN) {
-        *error = "token too large";
-        return NGX_SESSION_ERROR;
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "token too large");
     }
 
     if (ngx_session_jwt_split(token, len, &dot1, &dot2) != NGX_SESSION_OK) {
-        *error = "malformed token";
-        return NGX_SESSION_ERROR;
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "malformed token");
     }
 
-    if (ngx_session_jwt_header(policy, token, dot1, &header, &hdr, error)
+    if (ngx_session_jwt_header(policy, token, dot1, &header, &hdr, res)
         != NGX_SESSION_OK)
     {
         return NGX_SESSION_ERROR;
     }
 
+    /* the signature and a copy of the token: too large for the stack */
+
+    ck = malloc(sizeof(ngx_session_jwt_check_t));
+    if (ck == NULL) {
+        json_decref(header);
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "out of memory");
+    }
+
+    ck->hdr = &hdr;
+    ck->token = token;
+    ck->dot2 = dot2;
+
     /* hdr.kid points into header: release it only after the check */
 
-    rc = ngx_session_jwt_check_sig(policy, &hdr, token, dot2, len, &payload,
-                                   error);
+    rc = NGX_SESSION_ERROR;
 
+    if (ngx_session_b64url_decode(token + dot2 + 1, len - dot2 - 1, ck->sig,
+                                  &ck->sig_len)
+        != NGX_SESSION_OK)
+    {
+        ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                               "malformed token");
+
+    } else {
+        /* libjwt wants a C string; split() keeps NUL out of it */
+        memcpy(ck->cstr, token, len);
+        ck->cstr[len] = '\0';
+
+        rc = ngx_session_jwt_check_sig(policy, fetched, ck, res);
+    }
+
+    free(ck);
     json_decref(header);
 
     if (rc != NGX_SESSION_OK) {
         return NGX_SESSION_ERROR;
     }
 
-    if (ngx_session_jwt_claims(policy, payload, now, exp, error)
-        != NGX_SESSION_OK)
-    {
-        json_decref(payload);
+    /* only signed bytes are parsed into claims */
+
+    claims = ngx_session_jwt_part(token + dot1 + 1, dot2 - dot1 - 1);
+
+    if (claims == NULL) {
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "malformed claims");
+    }
+
+    if (!json_is_object(claims)) {
+        json_decref(claims);
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "claims are not a JSON object");
+    }
+
+    if (ngx_session_jwt_claims(policy, claims, now, res) != NGX_SESSION_OK) {
+        json_decref(claims);
         return NGX_SESSION_ERROR;
     }
 
-    *claims = payload;
+    res->claims = claims;
+    res->reason = NGX_SESSION_JWT_OK;
 
     return NGX_SESSION_OK;
+}
+
+
+static int
+ngx_session_jwt_refuse(ngx_session_jwt_result_t *res,
+    ngx_session_jwt_reason_e reason, const char *error)
+{
+    res->reason = reason;
+    res->error = error;
+
+    return NGX_SESSION_ERROR;
 }
 
 
@@ -249,25 +332,35 @@ ngx_session_jwt_split(const char *token, size_t len, size_t *dot1,
 }
 
 
+/* one part decoded and parsed; duplicate member names refused */
+
+static json_t *
+ngx_session_jwt_part(const char *p, size_t len)
+{
+    size_t          n;
+    unsigned char   buf[NGX_SESSION_JWT_SIG_MAX];
+
+    if (ngx_session_b64url_decode(p, len, buf, &n) != NGX_SESSION_OK) {
+        return NULL;
+    }
+
+    return json_loadb((const char *) buf, n, JSON_REJECT_DUPLICATES, NULL);
+}
+
+
 static int
 ngx_session_jwt_header(const ngx_session_jwt_policy_t *policy,
     const char *token, size_t len, json_t **root,
-    ngx_session_jwt_header_t *hdr, const char **error)
+    ngx_session_jwt_header_t *hdr, ngx_session_jwt_result_t *res)
 {
-    size_t          n;
-    json_t         *h, *v;
-    const char     *s;
-    unsigned char   buf[NGX_SESSION_JWT_MAX_TOKEN / 4 * 3];
+    json_t    *h, *v;
+    unsigned   type, types;
 
-    *error = "malformed token";
+    ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED, "malformed token");
 
-    if (ngx_session_b64url_decode(token, len, buf, &n) != NGX_SESSION_OK) {
-        return NGX_SESSION_ERROR;
-    }
+    /* a repeated member could mean one thing here and another in libjwt */
 
-    /* duplicate members could mean one thing here and another in libjwt */
-
-    h = json_loadb((const char *) buf, n, JSON_REJECT_DUPLICATES, NULL);
+    h = ngx_session_jwt_part(token, len);
 
     if (!json_is_object(h)) {
         goto failed;
@@ -278,38 +371,45 @@ ngx_session_jwt_header(const ngx_session_jwt_policy_t *policy,
         goto failed;
     }
 
-    /* "none" and unknown names are 0: never in the allow-list */
+    /* "none" and unknown names have no entry: never in the allow-list */
 
-    hdr->alg = ngx_session_jwt_alg_bit(json_string_value(v),
-                                       json_string_length(v));
+    hdr->alg = ngx_session_jose_alg(json_string_value(v),
+                                    json_string_length(v));
 
-    if ((hdr->alg & policy->algorithms) == 0) {
-        *error = "algorithm not allowed";
+    if (hdr->alg == NULL || (hdr->alg->bit & policy->algorithms) == 0) {
+        ngx_session_jwt_refuse(res, NGX_SESSION_JWT_ALGORITHM,
+                               "algorithm not allowed");
         goto failed;
     }
 
     /* RFC 7515 4.1.11: we understand no extension, so any "crit" fails */
 
     if (json_object_get(h, "crit") != NULL) {
-        *error = "unsupported critical header";
+        ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                               "unsupported critical header");
         goto failed;
     }
 
-    /* libjwt 1.10 refuses any typ but "JWT" (any case); say so clearly */
-
     v = json_object_get(h, "typ");
-    if (v != NULL) {
-        s = json_string_value(v);
 
-        if (s == NULL) {
-            goto failed;
-        }
-
-        if (strcasecmp(s, "JWT") != 0 || json_string_length(v) != 3) {
-            *error = "unsupported token type";
-            goto failed;
-        }
+    if (v != NULL && !json_is_string(v)) {
+        goto failed;
     }
+
+    type = ngx_session_jwt_type(v);
+    types = policy->types ? policy->types : NGX_SESSION_JWT_TYPE_ALL;
+
+    if ((type & types) == 0) {
+        ngx_session_jwt_refuse(res, NGX_SESSION_JWT_TYPE,
+                               "unsupported token type");
+        goto failed;
+    }
+
+    /* what libjwt 1.10 can verify, it verifies too (see the top) */
+
+    hdr->libjwt = (type == NGX_SESSION_JWT_TYPE_JWT
+                   && (hdr->alg->bit & (NGX_SESSION_ALG_HS | NGX_SESSION_ALG_RS
+                                        | NGX_SESSION_ALG_ES)));
 
     hdr->kid = NULL;
     hdr->kid_len = 0;
@@ -336,29 +436,81 @@ failed:
 }
 
 
+/* SPEC 7: no "typ" or "JWT"; "at+jwt" or "application/at+jwt" (RFC 9068) */
+
+static unsigned
+ngx_session_jwt_type(json_t *typ)
+{
+    size_t       len;
+    const char  *s;
+
+    if (typ == NULL) {
+        return NGX_SESSION_JWT_TYPE_JWT;
+    }
+
+    s = json_string_value(typ);
+    len = json_string_length(typ);
+
+    /* strncasecmp() stops at an embedded NUL, which then differs */
+
+    if (len == 3 && strncasecmp(s, "JWT", 3) == 0) {
+        return NGX_SESSION_JWT_TYPE_JWT;
+    }
+
+    if ((len == 6 && strncasecmp(s, "at+jwt", 6) == 0)
+        || (len == 18 && strncasecmp(s, "application/at+jwt", 18) == 0))
+    {
+        return NGX_SESSION_JWT_TYPE_AT_JWT;
+    }
+
+    return 0;
+}
+
+
 /*
- * With a kid only the keys carrying that kid are candidates; without one,
- * every key of the algorithm's type.  A kid never falls back to all keys.
+ * With a kid only the keys carrying that kid are candidates, in the key
+ * files and in the fetched set alike; without one, every key of the
+ * algorithm's type.  A kid never falls back to all keys.
  */
 
 static int
 ngx_session_jwt_check_sig(const ngx_session_jwt_policy_t *policy,
-    const ngx_session_jwt_header_t *hdr, const char *token, size_t dot2,
-    size_t len, json_t **claims, const char **error)
+    const ngx_session_keyset_t *fetched, ngx_session_jwt_check_t *ck,
+    ngx_session_jwt_result_t *res)
 {
-    size_t                       i, named, fit;
-    char                         buf[NGX_SESSION_JWT_MAX_TOKEN + 1];
-    const ngx_session_key_t     *key;
-    const ngx_session_keyset_t  *ks;
+    ck->named = 0;
+    ck->fit = 0;
 
-    ks = policy->keys;
-    named = 0;
-    fit = 0;
+    if (ngx_session_jwt_try_keys(policy->keys, ck) == NGX_SESSION_OK
+        || ngx_session_jwt_try_keys(fetched, ck) == NGX_SESSION_OK)
+    {
+        return NGX_SESSION_OK;
+    }
 
-    /* libjwt wants a C string */
+    if (ck->hdr->kid != NULL && ck->named == 0) {
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_UNKNOWN_KID,
+                                      "unknown kid");
+    }
 
-    memcpy(buf, token, len);
-    buf[len] = '\0';
+    if (ck->fit == 0) {
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_ALGORITHM,
+                                      "no key for the algorithm");
+    }
+
+    return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_SIGNATURE,
+                                  "signature verification failed");
+}
+
+
+static int
+ngx_session_jwt_try_keys(const ngx_session_keyset_t *ks,
+    ngx_session_jwt_check_t *ck)
+{
+    size_t                           i;
+    const ngx_session_key_t         *key;
+    const ngx_session_jwt_header_t  *hdr;
+
+    hdr = ck->hdr;
 
     for (i = 0; ks != NULL && i < ks->nkeys; i++) {
         key = &ks->keys[i];
@@ -370,33 +522,25 @@ ngx_session_jwt_check_sig(const ngx_session_jwt_policy_t *policy,
             continue;
         }
 
-        named++;
+        ck->named++;
 
-        if (!ngx_session_jwt_key_fits(key, hdr->alg)) {
+        /* algs holds only algorithms of the key's own type */
+
+        if (key->len == 0 || key->type != hdr->alg->kty
+            || (key->algs & hdr->alg->bit) == 0)
+        {
             continue;
         }
 
-        fit++;
+        ck->fit++;
 
-        if (!ngx_session_jwt_precheck(key, hdr->alg, token, dot2, len)) {
-            continue;
-        }
-
-        if (ngx_session_jwt_decode(key, hdr->alg, buf, claims)
-            == NGX_SESSION_OK)
+        if (ngx_session_jwt_openssl(key, ck)
+            && (!hdr->libjwt
+                || ngx_session_jwt_libjwt(key, hdr->alg, ck->cstr)
+                   == NGX_SESSION_OK))
         {
             return NGX_SESSION_OK;
         }
-    }
-
-    if (hdr->kid != NULL && named == 0) {
-        *error = "unknown kid";
-
-    } else if (fit == 0) {
-        *error = "no key for the algorithm";
-
-    } else {
-        *error = "signature verification failed";
     }
 
     return NGX_SESSION_ERROR;
@@ -404,52 +548,20 @@ ngx_session_jwt_check_sig(const ngx_session_jwt_policy_t *policy,
 
 
 static int
-ngx_session_jwt_key_fits(const ngx_session_key_t *key, unsigned alg)
+ngx_session_jwt_openssl(const ngx_session_key_t *key,
+    const ngx_session_jwt_check_t *ck)
 {
-    /* algs already holds only algorithms of the key's own type */
-    return key->len > 0 && (key->algs & alg) != 0;
-}
+    const ngx_session_jose_alg_t  *alg;
 
-
-/*
- * Our own check of the signature before libjwt's, which stays the verifier
- * of record.  It filters cheaply: libjwt 1.10 parses the PEM key on every
- * call (hundreds of microseconds in OpenSSL 3.0), so a bad signature, or
- * a key tried in vain when the token has no kid, costs only the crypto.
- * For HMAC it also compares in constant time: upstream libjwt 1.10.2 uses
- * strcmp() (CVE-2024-25189; Debian patched it, others may not), so libjwt
- * only ever compares a signature that already matched.
- */
-
-static int
-ngx_session_jwt_precheck(const ngx_session_key_t *key, unsigned alg,
-    const char *token, size_t dot2, size_t len)
-{
-    size_t                        sig_len;
-    const EVP_MD                 *md;
-    unsigned char                 sig[NGX_SESSION_JWT_MAX_TOKEN / 4 * 3];
-    const ngx_session_jwt_alg_t  *a;
-
-    a = ngx_session_jwt_alg_by_bit(alg);
-    if (a == NULL) {
-        return 0;
-    }
-
-    md = a->md();
-
-    if (ngx_session_b64url_decode(token + dot2 + 1, len - dot2 - 1, sig,
-                                  &sig_len)
-        != NGX_SESSION_OK)
-    {
-        return 0;
-    }
+    alg = ck->hdr->alg;
 
     if (key->type == NGX_SESSION_KEY_OCT) {
-        return ngx_session_jwt_hmac_matches(key, md, token, dot2, sig,
-                                            sig_len);
+        return ngx_session_jwt_hmac_matches(key, alg->md(), ck->token,
+                                            ck->dot2, ck->sig, ck->sig_len);
     }
 
-    return ngx_session_jwt_pkey_matches(key, md, token, dot2, sig, sig_len);
+    return ngx_session_jwt_pkey_matches(key, alg, ck->token, ck->dot2,
+                                        ck->sig, ck->sig_len);
 }
 
 
@@ -471,12 +583,14 @@ ngx_session_jwt_hmac_matches(const ngx_session_key_t *key, const EVP_MD *md,
 
 
 static int
-ngx_session_jwt_pkey_matches(const ngx_session_key_t *key, const EVP_MD *md,
-    const char *token, size_t dot2, const unsigned char *sig, size_t sig_len)
+ngx_session_jwt_pkey_matches(const ngx_session_key_t *key,
+    const ngx_session_jose_alg_t *alg, const char *token, size_t dot2,
+    const unsigned char *sig, size_t sig_len)
 {
     int             rc;
     size_t          der_len;
     EVP_MD_CTX     *ctx;
+    EVP_PKEY_CTX   *pctx;
     unsigned char   der[2 * 66 + 16];
 
     if (key->pkey == NULL) {
@@ -499,11 +613,22 @@ ngx_session_jwt_pkey_matches(const ngx_session_key_t *key, const EVP_MD *md,
         return 0;
     }
 
-    /* RSA: PKCS #1 v1.5, the default padding */
+    /* EdDSA: no digest of ours, one-shot only; RSA: PKCS #1 v1.5 default */
 
-    rc = EVP_DigestVerifyInit(ctx, NULL, md, NULL, key->pkey) == 1
-         && EVP_DigestVerify(ctx, sig, sig_len, (const unsigned char *) token,
-                             dot2) == 1;
+    pctx = NULL;
+
+    rc = EVP_DigestVerifyInit(ctx, &pctx, alg->md ? alg->md() : NULL, NULL,
+                              key->pkey) == 1;
+
+    if (rc && (alg->bit & NGX_SESSION_ALG_PS)) {
+        rc = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1
+             && EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, alg->md()) == 1
+             && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+                                                 RSA_PSS_SALTLEN_DIGEST) == 1;
+    }
+
+    rc = rc && EVP_DigestVerify(ctx, sig, sig_len,
+                                (const unsigned char *) token, dot2) == 1;
 
     EVP_MD_CTX_free(ctx);
 
@@ -571,21 +696,22 @@ ngx_session_jwt_ecdsa_der(const ngx_session_key_t *key,
 }
 
 
+/*
+ * libjwt's verdict on a token OpenSSL already accepted; its parse of the
+ * claims is not used (it takes a repeated member's last value).
+ */
+
 static int
-ngx_session_jwt_decode(const ngx_session_key_t *key, unsigned alg,
-    const char *token, json_t **claims)
+ngx_session_jwt_libjwt(const ngx_session_key_t *key,
+    const ngx_session_jose_alg_t *alg, const char *token)
 {
-    int                           rc;
-    char                         *s;
-    jwt_t                        *jwt;
-    json_t                       *c;
-    json_free_t                   free_fn;
-    json_malloc_t                 malloc_fn;
-    const ngx_session_jwt_alg_t  *a;
+    int        rc;
+    jwt_t     *jwt;
+    jwt_alg_t  want;
 
-    a = ngx_session_jwt_alg_by_bit(alg);
+    want = jwt_str_alg(alg->name);
 
-    if (a == NULL || key->len == 0) {
+    if (want == JWT_ALG_INVAL || want == JWT_ALG_NONE || key->len == 0) {
         return NGX_SESSION_ERROR;
     }
 
@@ -599,46 +725,20 @@ ngx_session_jwt_decode(const ngx_session_key_t *key, unsigned alg,
 
     /* with no key libjwt would have downgraded to "none"; be sure */
 
-    if (jwt_get_alg(jwt) != a->jwt) {
-        jwt_free(jwt);
-        return NGX_SESSION_ERROR;
-    }
+    rc = (jwt_get_alg(jwt) == want) ? NGX_SESSION_OK : NGX_SESSION_ERROR;
 
-    s = jwt_get_grants_json(jwt, NULL);
     jwt_free(jwt);
 
-    if (s == NULL) {
-        return NGX_SESSION_ERROR;
-    }
-
-    c = json_loads(s, 0, NULL);
-
-    /* json_dumps() memory belongs to jansson's allocator */
-
-    json_get_alloc_funcs(&malloc_fn, &free_fn);
-    free_fn(s);
-
-    if (c == NULL) {
-        return NGX_SESSION_ERROR;
-    }
-
-    *claims = c;
-
-    return NGX_SESSION_OK;
+    return rc;
 }
 
 
 static int
 ngx_session_jwt_claims(const ngx_session_jwt_policy_t *policy,
-    json_t *claims, time_t now, int64_t *exp, const char **error)
+    json_t *claims, time_t now, ngx_session_jwt_result_t *res)
 {
     json_t   *v;
     int64_t   t, leeway, n;
-
-    if (!json_is_object(claims)) {
-        *error = "claims are not a JSON object";
-        return NGX_SESSION_ERROR;
-    }
 
     leeway = policy->leeway > 0 ? policy->leeway : 0;
     n = (int64_t) now;
@@ -646,35 +746,35 @@ ngx_session_jwt_claims(const ngx_session_jwt_policy_t *policy,
     v = json_object_get(claims, "exp");
 
     if (v == NULL) {
-        *error = "missing exp";
-        return NGX_SESSION_ERROR;
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "missing exp");
     }
 
     if (ngx_session_jwt_time(v, 0, &t) != NGX_SESSION_OK) {
-        *error = "invalid exp";
-        return NGX_SESSION_ERROR;
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "invalid exp");
     }
 
     /* expired when now >= exp + leeway, without overflowing */
 
     if (t <= INT64_MAX - leeway && n >= t + leeway) {
-        *error = "token expired";
-        return NGX_SESSION_ERROR;
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_EXPIRED,
+                                      "token expired");
     }
 
-    *exp = t;
+    res->exp = t;
 
     v = json_object_get(claims, "nbf");
 
     if (v != NULL) {
         if (ngx_session_jwt_time(v, 1, &t) != NGX_SESSION_OK) {
-            *error = "invalid nbf";
-            return NGX_SESSION_ERROR;
+            return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                          "invalid nbf");
         }
 
         if (n <= INT64_MAX - leeway && n + leeway < t) {
-            *error = "token not yet valid";
-            return NGX_SESSION_ERROR;
+            return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_NOT_YET_VALID,
+                                          "token not yet valid");
         }
     }
 
@@ -682,19 +782,27 @@ ngx_session_jwt_claims(const ngx_session_jwt_policy_t *policy,
         && !ngx_session_jwt_string_is(json_object_get(claims, "iss"),
                                       policy->issuer))
     {
-        *error = "issuer mismatch";
-        return NGX_SESSION_ERROR;
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_ISSUER,
+                                      "issuer mismatch");
     }
 
     if (policy->audiences != NULL
         && !ngx_session_jwt_audience(policy, json_object_get(claims, "aud")))
     {
-        *error = "audience mismatch";
-        return NGX_SESSION_ERROR;
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_AUDIENCE,
+                                      "audience mismatch");
+    }
+
+    /* last: a token refused here is valid, and the answer is 403 */
+
+    if (!ngx_session_jwt_scopes(policy, claims)) {
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_SCOPE,
+                                      "insufficient scope");
     }
 
     return NGX_SESSION_OK;
 }
+
 
 
 /*
@@ -761,6 +869,68 @@ ngx_session_jwt_audience(const ngx_session_jwt_policy_t *policy, json_t *aud)
 }
 
 
+/*
+ * Every required scope, in "scope" (space-separated, RFC 9068 2.2.3 and
+ * RFC 8693 4.2) or in "scp" (an array of strings, as some providers issue
+ * it); exact tokens, byte for byte.
+ */
+
+static int
+ngx_session_jwt_scopes(const ngx_session_jwt_policy_t *policy,
+    json_t *claims)
+{
+    size_t   i;
+    json_t  *scope, *scp;
+
+    scope = json_object_get(claims, "scope");
+    scp = json_object_get(claims, "scp");
+
+    for (i = 0; policy->scopes != NULL && i < policy->nscopes; i++) {
+        if (!ngx_session_jwt_has_scope(scope, scp, policy->scopes[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static int
+ngx_session_jwt_has_scope(json_t *scope, json_t *scp, const char *want)
+{
+    size_t       i, len, wlen, start;
+    json_t      *v;
+    const char  *s;
+
+    wlen = strlen(want);
+
+    if (json_is_string(scope)) {
+        s = json_string_value(scope);
+        len = json_string_length(scope);
+
+        for (start = 0, i = 0; i <= len; i++) {
+            if (i < len && s[i] != ' ') {
+                continue;
+            }
+
+            if (i - start == wlen && memcmp(s + start, want, wlen) == 0) {
+                return 1;
+            }
+
+            start = i + 1;
+        }
+    }
+
+    json_array_foreach(scp, i, v) {
+        if (ngx_session_jwt_string_is(v, want)) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 static int
 ngx_session_jwt_string_is(json_t *v, const char *s)
 {
@@ -777,21 +947,6 @@ ngx_session_jwt_string_is(json_t *v, const char *s)
 }
 
 
-static const ngx_session_jwt_alg_t *
-ngx_session_jwt_alg_by_bit(unsigned bit)
-{
-    size_t  i;
-
-    for (i = 0; i < NGX_SESSION_JWT_NALGS; i++) {
-        if (ngx_session_jwt_algs[i].bit == bit) {
-            return &ngx_session_jwt_algs[i];
-        }
-    }
-
-    return NULL;
-}
-
-
 /*
  * entries is an upper bound: sets of four (fewer for a tiny cache), as many
  * whole sets as fit.  0 entries: no cache (NULL).
@@ -800,6 +955,7 @@ ngx_session_jwt_alg_by_bit(unsigned bit)
 ngx_session_jwt_cache_t *
 ngx_session_jwt_cache_create(size_t entries)
 {
+    size_t                    ways;
     ngx_session_jwt_cache_t  *cache;
 
     if (entries == 0) {
@@ -811,13 +967,12 @@ ngx_session_jwt_cache_create(size_t entries)
         return NULL;
     }
 
-    cache->ways = entries < NGX_SESSION_CACHE_WAYS
-                  ? entries : NGX_SESSION_CACHE_WAYS;
-    cache->nsets = entries / cache->ways;
+    ways = entries < NGX_SESSION_CACHE_WAYS ? entries : NGX_SESSION_CACHE_WAYS;
 
-    cache->entries = calloc(cache->nsets * cache->ways,
-                            sizeof(ngx_session_jwt_cache_entry_t));
-    if (cache->entries == NULL) {
+    if (ngx_session_assoc_init(&cache->assoc, entries / ways, ways,
+                               ngx_session_jwt_cache_drop, NULL)
+        != NGX_SESSION_OK)
+    {
         free(cache);
         return NULL;
     }
@@ -829,17 +984,11 @@ ngx_session_jwt_cache_create(size_t entries)
 void
 ngx_session_jwt_cache_free(ngx_session_jwt_cache_t *cache)
 {
-    size_t  i;
-
     if (cache == NULL) {
         return;
     }
 
-    for (i = 0; i < cache->nsets * cache->ways; i++) {
-        ngx_session_jwt_cache_clear(&cache->entries[i]);
-    }
-
-    free(cache->entries);
+    ngx_session_assoc_destroy(&cache->assoc);
     free(cache);
 }
 
@@ -848,38 +997,8 @@ json_t *
 ngx_session_jwt_cache_get(ngx_session_jwt_cache_t *cache,
     const void *policy_id, const char *token, size_t len, time_t now)
 {
-    size_t                          i;
-    unsigned char                   digest[SHA256_DIGEST_LENGTH];
-    ngx_session_jwt_cache_entry_t  *set, *e;
-
-    if (cache == NULL || token == NULL) {
-        return NULL;
-    }
-
-    SHA256((const unsigned char *) token, len, digest);
-
-    set = ngx_session_jwt_cache_set(cache, policy_id, digest);
-
-    for (i = 0; i < cache->ways; i++) {
-        e = &set[i];
-
-        if (e->claims == NULL || e->policy_id != policy_id
-            || memcmp(e->digest, digest, SHA256_DIGEST_LENGTH) != 0)
-        {
-            continue;
-        }
-
-        if ((int64_t) now >= e->exp) {
-            ngx_session_jwt_cache_clear(e);
-            return NULL;
-        }
-
-        e->used = ++cache->tick;
-
-        return json_incref(e->claims);
-    }
-
-    return NULL;
+    return ngx_session_jwt_cache_lookup(cache, policy_id, 0, token, len,
+                                        now);
 }
 
 
@@ -888,68 +1007,113 @@ ngx_session_jwt_cache_put(ngx_session_jwt_cache_t *cache,
     const void *policy_id, const char *token, size_t len, int64_t exp,
     json_t *claims)
 {
-    size_t                          i;
-    unsigned char                   digest[SHA256_DIGEST_LENGTH];
-    ngx_session_jwt_cache_entry_t  *set, *e, *victim;
+    ngx_session_jwt_cache_store(cache, policy_id, 0, token, len, exp,
+                                claims);
+}
+
+
+json_t *
+ngx_session_jwt_cache_lookup(ngx_session_jwt_cache_t *cache,
+    const void *policy_id, uint64_t generation, const char *token,
+    size_t len, time_t now)
+{
+    ngx_session_assoc_way_t        *way;
+    ngx_session_jwt_cache_entry_t   key, *e;
+
+    if (cache == NULL || token == NULL) {
+        return NULL;
+    }
+
+    SHA256((const unsigned char *) token, len, key.digest);
+    key.policy_id = policy_id;
+    key.generation = generation;
+
+    way = ngx_session_assoc_find(&cache->assoc,
+                                 ngx_session_jwt_cache_hash(key.digest,
+                                                            policy_id,
+                                                            generation),
+                                 ngx_session_jwt_cache_match, &key);
+    if (way == NULL) {
+        return NULL;
+    }
+
+    e = way->value;
+
+    if ((int64_t) now >= e->exp) {
+        ngx_session_assoc_drop(&cache->assoc, way);
+        return NULL;
+    }
+
+    return json_incref(e->claims);
+}
+
+
+void
+ngx_session_jwt_cache_store(ngx_session_jwt_cache_t *cache,
+    const void *policy_id, uint64_t generation, const char *token,
+    size_t len, int64_t exp, json_t *claims)
+{
+    ngx_session_assoc_way_t        *way;
+    ngx_session_jwt_cache_entry_t  *e;
 
     if (cache == NULL || token == NULL || claims == NULL) {
         return;
     }
 
-    SHA256((const unsigned char *) token, len, digest);
-
-    set = ngx_session_jwt_cache_set(cache, policy_id, digest);
-    victim = &set[0];
-
-    /* the same token again, else a free slot, else the least recently used */
-
-    for (i = 0; i < cache->ways; i++) {
-        e = &set[i];
-
-        if (e->claims != NULL && e->policy_id == policy_id
-            && memcmp(e->digest, digest, SHA256_DIGEST_LENGTH) == 0)
-        {
-            victim = e;
-            break;
-        }
-
-        if (victim->claims != NULL
-            && (e->claims == NULL || e->used < victim->used))
-        {
-            victim = e;
-        }
+    e = malloc(sizeof(ngx_session_jwt_cache_entry_t));
+    if (e == NULL) {
+        return;
     }
 
-    ngx_session_jwt_cache_clear(victim);
+    SHA256((const unsigned char *) token, len, e->digest);
+    e->policy_id = policy_id;
+    e->generation = generation;
+    e->exp = exp;
+    e->claims = json_incref(claims);
 
-    memcpy(victim->digest, digest, SHA256_DIGEST_LENGTH);
-    victim->policy_id = policy_id;
-    victim->exp = exp;
-    victim->claims = json_incref(claims);
-    victim->used = ++cache->tick;
+    /* the same token again, else a free way, else the least recently used */
+
+    way = ngx_session_assoc_claim(&cache->assoc,
+                                  ngx_session_jwt_cache_hash(e->digest,
+                                                             policy_id,
+                                                             generation),
+                                  ngx_session_jwt_cache_match, e);
+    way->value = e;
 }
 
 
-static ngx_session_jwt_cache_entry_t *
-ngx_session_jwt_cache_set(ngx_session_jwt_cache_t *cache,
-    const void *policy_id, const unsigned char *digest)
+/* the digest is uniform already; fold the policy and the generation in */
+
+static uint64_t
+ngx_session_jwt_cache_hash(const unsigned char *digest,
+    const void *policy_id, uint64_t generation)
 {
     uint64_t  h;
 
-    /* the digest is uniform already; fold the policy in */
-
     memcpy(&h, digest, sizeof(uint64_t));
-    h ^= (uint64_t) (uintptr_t) policy_id * 0x9e3779b97f4a7c15ULL;
 
-    return &cache->entries[(h % cache->nsets) * cache->ways];
+    return h ^ ((uint64_t) (uintptr_t) policy_id + generation)
+               * 0x9e3779b97f4a7c15ULL;
+}
+
+
+static int
+ngx_session_jwt_cache_match(const void *value, const void *key)
+{
+    const ngx_session_jwt_cache_entry_t  *e = value, *k = key;
+
+    return e->policy_id == k->policy_id && e->generation == k->generation
+           && memcmp(e->digest, k->digest, SHA256_DIGEST_LENGTH) == 0;
 }
 
 
 static void
-ngx_session_jwt_cache_clear(ngx_session_jwt_cache_entry_t *e)
+ngx_session_jwt_cache_drop(void *data, void *value)
 {
+    ngx_session_jwt_cache_entry_t  *e = value;
+
+    (void) data;
+
     json_decref(e->claims);
-    e->claims = NULL;
-    e->policy_id = NULL;
-    e->used = 0;
+    free(e);
 }

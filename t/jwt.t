@@ -21,7 +21,7 @@ use SessionTest;
 BAIL_OUT('module not built: run make') unless have_module();
 BAIL_OUT('Crypt::JWT missing: run scripts/deps.sh')
     unless eval { require Crypt::JWT; require Crypt::PK::RSA;
-                  require Crypt::PK::ECC; 1 };
+                  require Crypt::PK::ECC; require Crypt::PK::Ed25519; 1 };
 Crypt::JWT->import('encode_jwt');
 
 my $ID = '19fe3b9e-384e-41d1-bded-8de9ef3abacb';
@@ -37,6 +37,7 @@ genkey($_, '-algorithm RSA -pkeyopt rsa_keygen_bits:2048')
     for qw(rsa rsa-old rsa-new);
 genkey("ec$_->[0]", "-algorithm EC -pkeyopt ec_paramgen_curve:$_->[1]")
     for [256, 'P-256'], [384, 'P-384'], [521, 'P-521'];
+genkey('ed', '-algorithm ED25519');
 
 my %PK = (
     rsa => Crypt::PK::RSA->new("$TMP/rsa.pem"),
@@ -45,6 +46,7 @@ my %PK = (
     ec256 => Crypt::PK::ECC->new("$TMP/ec256.pem"),
     ec384 => Crypt::PK::ECC->new("$TMP/ec384.pem"),
     ec521 => Crypt::PK::ECC->new("$TMP/ec521.pem"),
+    ed => Crypt::PK::Ed25519->new("$TMP/ed.pem"),
 );
 my $SECRET = join '', map { chr int rand 256 } 1 .. 64;   # serves HS256/384/512
 $PK{hs} = $SECRET;
@@ -58,6 +60,7 @@ sub jwk {
 write_file('keys.jwks', $JS->encode({ keys => [
     { kty => 'oct', kid => 'hs', k => encode_base64url($SECRET), use => 'sig' },
     jwk('rsa', use => 'sig'), jwk('ec256'), jwk('ec384'), jwk('ec521'),
+    jwk('ed'),
 ] }));
 write_file('old.jwk', $JS->encode(jwk('rsa-old', kid => 'old')));
 write_file('new.jwk', $JS->encode(jwk('rsa-new', kid => 'new')));
@@ -67,8 +70,8 @@ my $RSA_PUB_PEM = do { local (@ARGV, $/) = "$TMP/rsa-pub.pem"; <> };
 # tokens
 
 my @TOKENS;                     # every token sent: none may reach the log
-my %KID = (HS => 'hs', RS => 'rsa', ES256 => 'ec256', ES384 => 'ec384',
-           ES512 => 'ec521');
+my %KID = (HS => 'hs', RS => 'rsa', PS => 'rsa', ES256 => 'ec256',
+           ES384 => 'ec384', ES512 => 'ec521', EdDSA => 'ed');
 
 sub b64j { encode_base64url(ref $_[0] ? $JS->encode($_[0]) : $_[0]) }
 
@@ -81,7 +84,7 @@ sub mint {
     my $alg = $o{alg} || 'RS256';
     my $kid = exists $o{kid} ? $o{kid}
             : $KID{$alg} // $KID{ substr $alg, 0, 2 };
-    my $keyname = $o{key} || ($alg =~ /^HS/ ? 'hs' : $alg =~ /^RS/ ? 'rsa'
+    my $keyname = $o{key} || ($alg =~ /^HS/ ? 'hs' : $alg =~ /^[RP]S/ ? 'rsa'
                               : $KID{$alg});
     my $key = $o{key_bytes} // $PK{$keyname} // die "no key $keyname";
     my $payload = ref $o{claims} eq 'HASH' || !defined $o{claims}
@@ -331,7 +334,22 @@ my $now = time;
 run_cases([
     (map { my $a = $_;
            { name => "$a accepted", token => mint(alg => $a), expect => 'ok' } }
-     qw(HS256 HS384 HS512 RS256 RS384 RS512 ES256 ES384 ES512)),
+     qw(HS256 HS384 HS512 RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384
+        ES512 EdDSA)),
+    (map { my $a = $_;
+           { name => "typ at+jwt, $a accepted (RFC 9068)",
+             token => mint(alg => $a, header => { typ => 'at+jwt' }),
+             expect => 'ok' } }
+     qw(HS256 RS256 PS256 ES384 EdDSA)),
+    { name => 'typ application/at+jwt accepted',
+      token => mint(alg => 'ES256', header => { typ => 'application/at+jwt' }),
+      expect => 'ok' },
+    { name => 'typ AT+JWT: compared case-insensitively',
+      token => mint(header => { typ => 'AT+JWT' }), expect => 'ok' },
+    { name => 'PS256 without kid', token => mint(alg => 'PS256', kid => undef),
+      expect => 'ok' },
+    { name => 'EdDSA without kid', token => mint(alg => 'EdDSA', kid => undef),
+      expect => 'ok' },
     { name => 'RS256 without kid: every RSA key tried',
       token => mint(alg => 'RS256', kid => undef), expect => 'ok' },
     { name => 'ES384 without kid: the P-384 key found among the EC keys',
@@ -462,8 +480,23 @@ run_cases([
     { name => 'crit header', token => handmade(
           { alg => 'HS256', kid => 'hs', crit => ['exp'] }, claims()),
       expect => 'invalid', reason => 'unsupported critical header' },
-    { name => 'typ at+jwt', token => mint(header => { typ => 'at+jwt' }),
+    { name => 'typ JOSE', token => mint(header => { typ => 'JOSE' }),
       expect => 'invalid', reason => 'unsupported token type' },
+    { name => 'typ at+jwt, signature altered',
+      token => flip_sig(mint(alg => 'PS256', header => { typ => 'at+jwt' })),
+      expect => 'invalid', reason => 'signature verification failed' },
+    { name => 'EdDSA, signature altered', token => flip_sig(mint(alg => 'EdDSA')),
+      expect => 'invalid', reason => 'signature verification failed' },
+    { name => 'PS256 signed with the EC key id',
+      token => mint(alg => 'PS256', kid => 'ec256'),
+      expect => 'invalid', reason => 'no key for the algorithm' },
+    { name => 'EdDSA token naming the RSA key',
+      token => mint(alg => 'EdDSA', kid => 'rsa'),
+      expect => 'invalid', reason => 'no key for the algorithm' },
+    { name => 'duplicate claim (last would win in libjwt)',
+      token => handmade({ alg => 'HS256', kid => 'hs' },
+          '{"sub":"client-b","exp":' . ($now + 300) . ',"sub":"client-a"}'),
+      expect => 'invalid', reason => 'malformed claims' },
     { name => 'token of 8193 bytes (validly signed)', token => sized_token(8193),
       expect => 'invalid', reason => 'token too large' },
     { name => 'token of 8192 bytes accepted', token => sized_token(8192),

@@ -1,8 +1,10 @@
 # Key files and the authentication directives at configuration time
-# (SPEC 5, key rules): every unusable session_jwt_key_file fails nginx -t
-# naming the file and the reason; the accepted forms (JWKS, single JWK, RSA
-# and EC PEM) load and verify tokens; key-file inheritance replaces, never
-# merges.  Keys are made with the openssl command, tokens with Crypt::JWT.
+# (SPEC 5, key rules): what a key set holds that is not for us is skipped
+# with a warn naming the file and the kid; every broken key fails nginx -t
+# naming the file and the reason; the accepted forms (JWKS, single JWK, RSA,
+# EC and Ed25519 PEM) load and verify tokens of every algorithm; key-file
+# inheritance replaces, never merges.  Keys are made with the openssl
+# command, tokens with Crypt::JWT.
 
 use strict;
 use warnings;
@@ -16,7 +18,7 @@ use SessionTest;
 BAIL_OUT('module not built: run make') unless have_module();
 BAIL_OUT('Crypt::JWT missing: run scripts/deps.sh')
     unless eval { require Crypt::JWT; require Crypt::PK::RSA;
-                  require Crypt::PK::ECC; 1 };
+                  require Crypt::PK::ECC; require Crypt::PK::Ed25519; 1 };
 Crypt::JWT->import('encode_jwt');
 
 my $JS = JSON::PP->new->canonical;
@@ -32,11 +34,14 @@ genkey('ec256', '-algorithm EC -pkeyopt ec_paramgen_curve:P-256');
 genkey('ec384', '-algorithm EC -pkeyopt ec_paramgen_curve:P-384');
 genkey('ec521', '-algorithm EC -pkeyopt ec_paramgen_curve:P-521');
 genkey('k1', '-algorithm EC -pkeyopt ec_paramgen_curve:secp256k1');
+genkey('ed', '-algorithm ED25519');
+genkey('ed448', '-algorithm ED448');
 openssl("rsa -in $TMP/rsa.pem -RSAPublicKey_out -out $TMP/rsa-pkcs1.pem");
 openssl("req -x509 -new -key $TMP/rsa.pem -subj /CN=test -days 1 -out $TMP/cert.pem");
 
-my %PK = map { $_ => (/^ec/ ? 'Crypt::PK::ECC' : 'Crypt::PK::RSA')->new("$TMP/$_.pem") }
-         qw(rsa rsa2 ec256 ec384 ec521);
+my %PK = map { $_ => (/^ec/ ? 'Crypt::PK::ECC' : /^ed/ ? 'Crypt::PK::Ed25519'
+                     : 'Crypt::PK::RSA')->new("$TMP/$_.pem") }
+         qw(rsa rsa2 rsa1024 ec256 ec384 ec521 ed);
 my $SECRET = join '', map { chr int rand 256 } 1 .. 32;
 $PK{hs} = $SECRET;
 
@@ -53,7 +58,8 @@ sub token {
     return encode_jwt(payload => $JS->encode({ sub => 'client-a',
                           exp => time + 300, %{ $o{claims} || {} } }),
         alg => $alg, key => $PK{ $o{key} },
-        extra_headers => { defined $o{kid} ? (kid => $o{kid}) : () });
+        extra_headers => { defined $o{kid} ? (kid => $o{kid}) : (),
+                           defined $o{typ} ? (typ => $o{typ}) : () });
 }
 
 ######################################################################
@@ -67,9 +73,8 @@ my $ec_bad_point = jwk('ec256');
 }
 my $rsa_no_n = jwk('rsa');
 delete $rsa_no_n->{n};
-my $ec_p192 = { %{ jwk('ec256') }, crv => 'P-192' };
-my $ec_k1 = { %{ jwk('ec256') }, crv => 'secp256k1' };
 my $ec_crv_mismatch = { %{ jwk('ec256') }, crv => 'P-384' };
+my $okp_short = { %{ jwk('ed') }, x => encode_base64url('x' x 31) };
 
 mkdir "$TMP/adir";
 
@@ -91,9 +96,23 @@ run_cases([
       error => qr/"keys" is not an array/ },
     { name => 'JWKS key not an object', content => '{"keys": ["x"]}',
       error => qr/keys\[0\]: not a JSON object/ },
-    { name => 'unknown kty', json => { keys => [
+    { name => 'OKP Ed25519 with a 3-byte x', json => { keys => [
           { kty => 'OKP', crv => 'Ed25519', x => 'AAAA', kid => 'ed' } ] },
-      error => qr/unknown "kty"/ },
+      error => qr/keys\[0\]: "x" has the wrong length for Ed25519/ },
+    { name => 'OKP Ed25519 with a 31-byte x', json => { keys => [ jwk('rsa'), $okp_short ] },
+      error => qr/keys\[1\]: "x" has the wrong length/ },
+    { name => 'OKP Ed25519 with bad base64url in x',
+      json => { %{ jwk('ed') }, x => 'a+b/' }, error => qr/bad base64url in "x"/ },
+    { name => 'RSA JWK of 1024 bits', json => { keys => [ jwk('rsa'), jwk('rsa1024') ] },
+      error => qr/keys\[1\]: RSA key shorter than 2048 bits/ },
+    { name => 'EdDSA on an RSA key', json => jwk('rsa', alg => 'EdDSA'),
+      error => qr/"alg" does not fit kty "RSA"/ },
+    { name => 'PS256 on an EC key', json => jwk('ec256', alg => 'PS256'),
+      error => qr/"alg" does not fit the EC/ },
+    { name => 'RS256 on an OKP key', json => jwk('ed', alg => 'RS256'),
+      error => qr/"alg" does not fit kty "OKP"/ },
+    { name => 'oct key of 31 bytes without alg', json => oct_jwk('k' x 31),
+      error => qr/HMAC key shorter than 32/ },
     { name => 'missing kty', json => { n => 'AAAA', e => 'AQAB' },
       error => qr/"kty"/ },
     { name => 'RSA JWK without n', json => { keys => [$rsa_no_n] },
@@ -124,15 +143,18 @@ run_cases([
       error => qr/missing "k"/ },
     { name => 'oct key with alg RS256', json => oct_jwk('k' x 64, alg => 'RS256'),
       error => qr/"alg" does not fit kty "oct"/ },
-    { name => 'EC JWK on P-192', json => $ec_p192, error => qr/"crv"/ },
-    { name => 'EC JWK on secp256k1', json => $ec_k1, error => qr/"crv"/ },
     { name => 'EC JWK crv P-384 with P-256 coordinates', json => $ec_crv_mismatch,
       error => qr/wrong length|not on the curve/ },
     { name => 'EC JWK point not on the curve', json => { keys => [$ec_bad_point] },
       error => qr/not on the curve/ },
     { name => 'only use=enc keys', json => { keys => [
           jwk('rsa', use => 'enc', kid => 'a'), jwk('ec256', use => 'enc', kid => 'b') ] },
-      error => qr/no usable key/ },
+      error => qr/no usable key \(2 skipped\)/ },
+    { name => 'only keys of kinds not implemented', json => { keys => [
+          { kty => 'OKP', crv => 'X25519', x => encode_base64url('x' x 32), kid => 'a' },
+          { %{ jwk('ec256') }, crv => 'secp256k1', kid => 'b' },
+          oct_jwk('k' x 16, alg => 'A128KW', kid => 'c') ] },
+      error => qr/no usable key \(3 skipped\)/ },
     { name => 'a bad key beside good ones', json => { keys => [
           jwk('rsa', kid => 'good'), oct_jwk('k' x 16, kid => 'short') ] },
       error => qr/shorter than 32/ },
@@ -149,6 +171,8 @@ run_cases([
       error => qr/2048/ },
     { name => 'EC PEM on secp256k1', content => slurp("$TMP/k1-pub.pem"),
       error => qr/EC curve is not P-256/ },
+    { name => 'Ed448 PEM', content => slurp("$TMP/ed448-pub.pem"),
+      error => qr/neither RSA, EC nor Ed25519/ },
     { name => 'PEM with a broken body',
       content => "-----BEGIN PUBLIC KEY-----\nnot*base64\n-----END PUBLIC KEY-----\n",
       error => qr/bad PEM/ },
@@ -167,6 +191,51 @@ EOF
         or diag $out;
     like $out, $c->{error}, 'with the reason' or diag $out;
     unlike $out, qr/\Q$SECRET\E/, 'no key material in the message';
+});
+
+######################################################################
+# keys that are not for us: skipped with a warn naming the file and kid,
+# the rest of the set loads (SPEC 5)
+
+my %skip_base = (
+    rsa => jwk('rsa'),
+    k1 => { %{ jwk('ec256') }, crv => 'secp256k1' },
+    oct => oct_jwk('k' x 16),
+    x25519 => { kty => 'OKP', crv => 'X25519', x => encode_base64url('x' x 32) },
+    ed448 => { kty => 'OKP', crv => 'Ed448', x => encode_base64url('x' x 57) },
+);
+
+run_cases([
+    { name => 'use enc', key => 'rsa', extra => { use => 'enc' }, why => '"use" is "enc"' },
+    { name => 'use enc on a broken key', key => 'rsa', extra => { use => 'enc', n => '!' },
+      why => '"use" is "enc"' },
+    { name => 'alg RSA-OAEP', key => 'rsa', extra => { alg => 'RSA-OAEP' },
+      why => '"alg" is "RSA-OAEP"' },
+    { name => 'alg RSA-OAEP-256', key => 'rsa', extra => { alg => 'RSA-OAEP-256' },
+      why => '"alg" is "RSA-OAEP-256"' },
+    { name => 'alg ES256K', key => 'k1', extra => { alg => 'ES256K' },
+      why => '"alg" is "ES256K"' },
+    { name => 'alg A128KW', key => 'oct', extra => { alg => 'A128KW' },
+      why => '"alg" is "A128KW"' },
+    { name => 'EC secp256k1', key => 'k1', why => '"crv" is "secp256k1"' },
+    { name => 'OKP X25519', key => 'x25519', why => '"crv" is "X25519"' },
+    { name => 'OKP Ed448', key => 'ed448', why => '"crv" is "Ed448"' },
+], sub {
+    my ($c) = @_;
+    my $path = write_file("skip-$c->{name}.jwks" =~ s/[^\w.-]+/_/gr,
+        $JS->encode({ keys => [ { %{ $skip_base{ $c->{key} } },
+                                  %{ $c->{extra} || {} }, kid => 'row' },
+                                jwk('rsa', kid => 'good') ] }));
+    my ($rc, $out) = nginx_t(<<"EOF");
+        location /a/ {
+            session_jwt x;
+            session_jwt_key_file $path;
+        }
+EOF
+    is $rc, 0, 'nginx -t passes' or diag $out;
+    like $out, qr/\[warn\].*key file "\Q$path\E": keys\[0\] \(kid "row"\) skipped: \Q$c->{why}\E/,
+         'a warn names the file, the kid and why' or diag $out;
+    is scalar(() = $out =~ /\[warn\]/g), 1, 'one warn, for the skipped key only';
 });
 
 ######################################################################
@@ -261,19 +330,28 @@ my %file = (
         jwk('ec256', kid => 'sig', use => 'sig'),
     ] })),
     alg => write_file('alg.jwk', $JS->encode(jwk('rsa', alg => 'RS384'))),
+    idp => write_file('idp.jwks', $JS->encode({ keys => [
+        jwk('rsa', kid => 'rs', use => 'sig', alg => 'RS256'),
+        jwk('ec256', kid => 'es', use => 'sig', alg => 'ES256'),
+        jwk('rsa2', kid => 'ps', use => 'sig', alg => 'PS256'),
+        jwk('ed', kid => 'ed', use => 'sig', alg => 'EdDSA'),
+        jwk('rsa', kid => 'enc', use => 'enc', alg => 'RSA-OAEP'),
+        { kty => 'OKP', crv => 'X25519', kid => 'x', x => encode_base64url('x' x 32) },
+    ] })),
+    edpem => "$TMP/ed-pub.pem",
     oct32 => write_file('oct32.jwk', $JS->encode(oct_jwk($SECRET))),
     A => write_file('a.jwk', $JS->encode(jwk('rsa'))),
     B => write_file('b.jwk', $JS->encode(jwk('rsa2'))),
 );
 
 mkdir "$TMP/www";
-for (qw(jwks jwk rsapem pkcs1 ecpem twopem enc alg oct32 inherit own off realm iss-off)) {
+for (qw(jwks jwk rsapem pkcs1 ecpem twopem enc alg idp edpem oct32 inherit own off realm iss-off)) {
     mkdir "$TMP/www/$_";
     write_file("www/$_/index.html", "$_\n");
 }
 
 my $loc = join '', map { "        location /$_/ { session_jwt_key_file $file{$_}; }\n" }
-          qw(jwks jwk rsapem pkcs1 ecpem twopem enc alg oct32);
+          qw(jwks jwk rsapem pkcs1 ecpem twopem enc alg idp edpem oct32);
 
 my $ngx = start_nginx(<<"EOF");
         root $TMP/www;
@@ -312,6 +390,21 @@ run_cases([
     { name => 'JWK alg RS384: RS384 accepted', path => '/alg/', token => token(alg => 'RS384', key => 'rsa', %iss) },
     { name => 'JWK alg RS384: RS256 refused', path => '/alg/',
       token => token(alg => 'RS256', key => 'rsa', %iss), error => 'no key for the algorithm' },
+    { name => 'provider JWKS: RS256', path => '/idp/', token => token(key => 'rsa', kid => 'rs', %iss) },
+    { name => 'provider JWKS: ES256', path => '/idp/',
+      token => token(alg => 'ES256', key => 'ec256', kid => 'es', %iss) },
+    { name => 'provider JWKS: PS256', path => '/idp/',
+      token => token(alg => 'PS256', key => 'rsa2', kid => 'ps', %iss) },
+    { name => 'provider JWKS: EdDSA', path => '/idp/',
+      token => token(alg => 'EdDSA', key => 'ed', kid => 'ed', %iss) },
+    { name => 'provider JWKS: at+jwt, PS256', path => '/idp/',
+      token => token(alg => 'PS256', key => 'rsa2', kid => 'ps', typ => 'at+jwt', %iss) },
+    { name => 'provider JWKS: the skipped RSA-OAEP key', path => '/idp/',
+      token => token(key => 'rsa', kid => 'enc', %iss), error => 'unknown kid' },
+    { name => 'provider JWKS: PS384 with the PS256 key', path => '/idp/',
+      token => token(alg => 'PS384', key => 'rsa2', kid => 'ps', %iss),
+      error => 'no key for the algorithm' },
+    { name => 'Ed25519 PEM: EdDSA', path => '/edpem/', token => token(alg => 'EdDSA', key => 'ed', %iss) },
     { name => '32-byte oct key without alg: HS256', path => '/oct32/',
       token => token(alg => 'HS256', key => 'hs', %iss) },
     { name => '32-byte oct key without alg: not HS384 (RFC 7518 3.2)', path => '/oct32/',

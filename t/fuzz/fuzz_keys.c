@@ -1,13 +1,14 @@
 
 /*
- * The key loader on arbitrary key files: JWKS, JWK, PEM.  A file either
- * loads whole or fails with a reason; nothing leaks either way.
+ * The key loader on arbitrary key files and fetched replies: JWKS, JWK,
+ * PEM.  A set either loads whole or fails with a reason; nothing leaks
+ * either way.
  */
 
 
 #include <string.h>
 
-#include "ngx_session_jwt.h"
+#include "ngx_session_jwk.h"
 
 
 int
@@ -21,7 +22,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    if (ngx_session_keyset_load(ks, data, size, err, sizeof(err))
+    if (ngx_session_keyset_load(ks, NULL, data, size, err, sizeof(err))
         != NGX_SESSION_OK
         && ngx_session_keyset_count(ks) != 0)
     {

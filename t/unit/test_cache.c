@@ -1,7 +1,9 @@
 
 /*
- * The rendered-body cache: hits only on the same options and the same
- * reply byte for byte, bounded memory, replaced entries freed.
+ * The set-associative structure shared by both caches (exact placement,
+ * LRU within a set, drops reported), and the rendered-body cache on it:
+ * hits only on the same options and the same reply byte for byte, bounded
+ * memory, replaced entries freed.
  */
 
 
@@ -22,6 +24,127 @@ str(const char *s)
     v.len = strlen(s);
 
     return v;
+}
+
+
+/* the body cache's set choice, FNV-1a of the options, to aim at one set */
+
+static size_t
+set_of(const char *options, size_t nsets)
+{
+    uint32_t  h;
+
+    for (h = 2166136261u; *options; options++) {
+        h = (h ^ (unsigned char) *options) * 16777619u;
+    }
+
+    return h % nsets;
+}
+
+
+static size_t  dropped;
+
+static void
+count_drop(void *data, void *value)
+{
+    (void) data;
+    (void) value;
+
+    dropped++;
+}
+
+
+static int
+same_int(const void *value, const void *key)
+{
+    return *(const int *) value == *(const int *) key;
+}
+
+
+static void
+test_assoc(void)
+{
+    int                       v[16], key;
+    size_t                    i;
+    ngx_session_assoc_t       a;
+    ngx_session_assoc_way_t  *w;
+
+    for (i = 0; i < 16; i++) {
+        v[i] = (int) i;
+    }
+
+    ok(ngx_session_assoc_init(&a, 0, 4, count_drop, NULL)
+       == NGX_SESSION_ERROR, "no sets: refused");
+    ok(ngx_session_assoc_init(&a, 8, 4, count_drop, NULL) == NGX_SESSION_OK,
+       "8 sets of 4");
+
+    /* hashes 3, 11, 19, ... all land in set 3 */
+
+    dropped = 0;
+
+    for (i = 0; i < 4; i++) {
+        w = ngx_session_assoc_claim(&a, 3 + 8 * i, same_int, &v[i]);
+        w->value = &v[i];
+    }
+
+    is_int(ngx_session_assoc_count(&a), 4, "one set full: 4 values");
+    is_int(dropped, 0, "nothing dropped yet");
+
+    /* a hit on the first makes the second the least recently used */
+
+    key = 0;
+    ok(ngx_session_assoc_find(&a, 3, same_int, &key) != NULL, "find 0");
+    key = 1;
+    ok(ngx_session_assoc_find(&a, 3, same_int, &key) == NULL,
+       "same key, other hash: no match");
+
+    w = ngx_session_assoc_claim(&a, 3 + 8 * 4, same_int, &v[4]);
+    w->value = &v[4];
+
+    is_int(dropped, 1, "a fifth in the set drops one");
+    is_int(ngx_session_assoc_count(&a), 4, "still 4 values");
+
+    for (i = 0; i < 5; i++) {
+        key = (int) i;
+        ok((ngx_session_assoc_find(&a, 3 + 8 * i, same_int, &key) != NULL)
+           == (i != 1), "value %zu %s", i, i == 1 ? "evicted (LRU)" : "kept");
+    }
+
+    /* another set is untouched by this one */
+
+    w = ngx_session_assoc_claim(&a, 4, same_int, &v[9]);
+    w->value = &v[9];
+    is_int(ngx_session_assoc_count(&a), 5, "other set: 5 values");
+    is_int(dropped, 1, "other set: nothing dropped");
+
+    /* claiming a held key gives its own way back, emptied */
+
+    key = 4;
+    w = ngx_session_assoc_claim(&a, 3 + 8 * 4, same_int, &key);
+    ok(w->value == NULL, "own way comes back empty");
+    is_int(dropped, 2, "its old value dropped");
+    w->value = &v[4];
+
+    is_int(ngx_session_assoc_count(&a), 5, "no duplicate way");
+
+    ngx_session_assoc_destroy(&a);
+    is_int(dropped, 7, "destroy drops every value");
+
+    /* one set of one way: every new key replaces the last */
+
+    ok(ngx_session_assoc_init(&a, 1, 1, count_drop, NULL) == NGX_SESSION_OK,
+       "1 set of 1");
+    dropped = 0;
+
+    for (i = 0; i < 3; i++) {
+        w = ngx_session_assoc_claim(&a, i * 977, same_int, &v[i]);
+        w->value = &v[i];
+    }
+
+    is_int(ngx_session_assoc_count(&a), 1, "1 way: 1 value");
+    is_int(dropped, 2, "1 way: 2 dropped");
+
+    ngx_session_assoc_destroy(&a);
 }
 
 
@@ -69,8 +192,8 @@ test_hit_and_miss(void)
 static void
 test_replace_and_budget(void)
 {
-    char                  key[32], big[40000];
-    size_t                i, hits;
+    char                  key[32], big[40000], same[6][32];
+    size_t                i, n, hits;
     ngx_session_str_t     opt, reply, body, etag, got_body, got_etag;
     ngx_session_cache_t  *c;
 
@@ -121,19 +244,57 @@ test_replace_and_budget(void)
         }
     }
 
-    ok(hits > 8 && hits <= 32, "1000 sessions, 32 ways: %zu kept", hits);
+    /* 1000 ids fill every one of the 8 sets */
+    is_int(hits, 32, "1000 sessions, 8 sets of 4 ways: 32 kept");
     is_int(i, 1000, "every hit returns its own body");
 
-    /* the last four sessions of a set survive: the oldest are evicted */
-    for (hits = 0, i = 996; i < 1000; i++) {
-        snprintf(key, sizeof(key), "0id-%zu", i);
-        opt = str(key);
-        reply = str(key);
-        hits += ngx_session_cache_get(c, &opt, &reply, &got_body, &got_etag)
-                == NGX_SESSION_OK;
+    /* six sessions of one set: the two oldest are evicted, exactly */
+    for (n = 0, i = 0; n < 6; i++) {
+        snprintf(same[n], sizeof(same[n]), "0same-%zu", i);
+
+        if (set_of(same[n], 8) == 5) {
+            opt = str(same[n]);
+            reply = opt;
+            body = opt;
+            ngx_session_cache_put(c, &opt, &reply, &body, &etag);
+            n++;
+        }
     }
 
-    is_int(hits, 4, "the most recent sessions are kept");
+    for (i = 0; i < 6; i++) {
+        opt = str(same[i]);
+        reply = opt;
+        is_int(ngx_session_cache_get(c, &opt, &reply, &got_body, &got_etag),
+               i < 2 ? NGX_SESSION_AGAIN : NGX_SESSION_OK,
+               "same set, session %zu of 6: %s", i,
+               i < 2 ? "evicted" : "kept");
+    }
+
+    /* a hit protects: touch the oldest kept, add one, the next goes */
+    opt = str(same[2]);
+    reply = opt;
+    ngx_session_cache_get(c, &opt, &reply, &got_body, &got_etag);
+
+    for (i = 100; ; i++) {
+        snprintf(same[0], sizeof(same[0]), "0same-%zu", i);
+        if (set_of(same[0], 8) == 5) {
+            break;
+        }
+    }
+
+    opt = str(same[0]);
+    reply = opt;
+    body = opt;
+    ngx_session_cache_put(c, &opt, &reply, &body, &etag);
+
+    opt = str(same[2]);
+    reply = opt;
+    is_int(ngx_session_cache_get(c, &opt, &reply, &got_body, &got_etag),
+           NGX_SESSION_OK, "the touched session stays");
+    opt = str(same[3]);
+    reply = opt;
+    is_int(ngx_session_cache_get(c, &opt, &reply, &got_body, &got_etag),
+           NGX_SESSION_AGAIN, "the least recently used one goes");
 
     memset(big, 'x', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -185,6 +346,7 @@ test_replace_and_budget(void)
 int
 main(void)
 {
+    test_assoc();
     test_hit_and_miss();
     test_replace_and_budget();
 

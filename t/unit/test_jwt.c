@@ -54,14 +54,44 @@ typedef struct {
 
 
 static char     tmpdir[] = "/tmp/test_jwt.XXXXXX";
+
+/* the loader's warnings, one after the other, and how many */
+static char     warnings[4096];
+static size_t   nwarnings;
+
+static void     collect_warning(void *data, const char *msg);
+
+static const ngx_session_keyset_loader_t  loader = { collect_warning, NULL };
 static void   **garbage;
 static size_t   ngarbage;
 
-static EVP_PKEY  *rsa1, *rsa2, *rsa_small, *ec256, *ec384, *ec521, *ec_k1;
+static EVP_PKEY  *rsa1, *rsa2, *rsa_small, *ec256, *ec384, *ec521, *ec_k1,
+                 *ed1, *ed2;
 static unsigned char  hs_key[64], hs_key32[32];
 
 
 /* everything allocated for a test is freed at the end, for valgrind */
+
+static void
+collect_warning(void *data, const char *msg)
+{
+    size_t  n;
+
+    (void) data;
+
+    n = strlen(warnings);
+    snprintf(warnings + n, sizeof(warnings) - n, "%s\n", msg);
+    nwarnings++;
+}
+
+
+static void
+clear_warnings(void)
+{
+    warnings[0] = '\0';
+    nwarnings = 0;
+}
+
 
 static void *
 keep(void *p)
@@ -175,6 +205,7 @@ sign(const signer_t *k, const char *input, int der)
     size_t          len;
     unsigned int    mac_len;
     EVP_MD_CTX     *ctx;
+    EVP_PKEY_CTX   *pctx;
     unsigned char   sig[1024];
 
     if (strcmp(k->alg, "none") == 0) {
@@ -189,8 +220,20 @@ sign(const signer_t *k, const char *input, int der)
 
     ctx = EVP_MD_CTX_new();
     len = sizeof(sig);
+    pctx = NULL;
 
-    if (EVP_DigestSignInit(ctx, NULL, md_of(k->alg), NULL, k->pkey) != 1
+    /* EdDSA hashes by itself; PS*: MGF1 of the same hash, salt = hash */
+
+    if (EVP_DigestSignInit(ctx, &pctx,
+                           strcmp(k->alg, "EdDSA") == 0 ? NULL
+                                                       : md_of(k->alg),
+                           NULL, k->pkey) != 1
+        || (k->alg[0] == 'P'
+            && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING)
+                != 1
+                || EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx,
+                                                    RSA_PSS_SALTLEN_DIGEST)
+                   != 1))
         || EVP_DigestSign(ctx, sig, &len, (const unsigned char *) input,
                           strlen(input)) != 1)
     {
@@ -199,7 +242,7 @@ sign(const signer_t *k, const char *input, int der)
 
     EVP_MD_CTX_free(ctx);
 
-    if (k->alg[0] == 'E' && !der) {
+    if (k->alg[0] == 'E' && k->alg[1] == 'S' && !der) {
         return der_to_raw(sig, len, k->pkey);
     }
 
@@ -367,7 +410,7 @@ load(const char *name, const char *content)
     ks = ngx_session_keyset_create();
     err[0] = '\0';
 
-    if (ngx_session_keyset_load_file(ks, write_file(name, content), err,
+    if (ngx_session_keyset_load_file(ks, &loader, write_file(name, content), err,
                                      sizeof(err))
         != NGX_SESSION_OK)
     {
@@ -394,7 +437,7 @@ load_fails(const char *name, const char *content, const char *want)
     path = content ? write_file(name, content) : (char *) name;
 
     strcpy(err, "(unset)");
-    rc = ngx_session_keyset_load_file(ks, path, err, sizeof(err));
+    rc = ngx_session_keyset_load_file(ks, &loader, path, err, sizeof(err));
 
     /* name the file in the test's description without the temporary dir */
     name = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
@@ -461,9 +504,12 @@ generate_keys(void)
     ec384 = EVP_EC_gen("P-384");
     ec521 = EVP_EC_gen("P-521");
     ec_k1 = EVP_EC_gen("secp256k1");
+    ed1 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    ed2 = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 
     if (rsa1 == NULL || rsa2 == NULL || rsa_small == NULL || ec256 == NULL
         || ec384 == NULL || ec521 == NULL || ec_k1 == NULL
+        || ed1 == NULL || ed2 == NULL
         || RAND_bytes(hs_key, sizeof(hs_key)) != 1
         || RAND_bytes(hs_key32, sizeof(hs_key32)) != 1)
     {
@@ -955,22 +1001,24 @@ test_malformed(void)
     is_str(verify(&p, token("{\"alg\":\"HS256\",\"alg\":\"none\"}",
                             claims(""), &k), NOW),
            "malformed token", "duplicate alg in header");
-    is_str(verify(&p, token("{\"alg\":\"PS256\"}", claims(""), &k), NOW),
-           "algorithm not allowed", "unsupported alg");
+    is_str(verify(&p, token("{\"alg\":\"PS999\"}", claims(""), &k), NOW),
+           "algorithm not allowed", "unknown alg");
+    is_str(verify(&p, token("{\"alg\":\"ES256K\"}", claims(""), &k), NOW),
+           "algorithm not allowed", "alg not verified here");
     is_str(verify(&p, token("{\"alg\":\"HS256\"}", claims(""), &k), NOW),
            "OK", "header without typ");
     is_str(verify(&p, token(hdr("HS256", ",\"crit\":[\"exp\"]"), claims(""),
                             &k), NOW),
            "unsupported critical header", "crit header");
 
-    /* typ: libjwt 1.10 accepts only "JWT", in any case */
+    /* typ: "JWT" in any case (libjwt's path); at+jwt: see test_types() */
 
     is_str(verify(&p, token("{\"alg\":\"HS256\",\"typ\":\"jwt\"}",
                             claims(""), &k), NOW),
            "OK", "typ jwt in lower case");
     is_str(verify(&p, token("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}",
                             claims(""), &k), NOW),
-           "unsupported token type", "typ at+jwt");
+           "OK", "typ at+jwt");
     is_str(verify(&p, token("{\"alg\":\"HS256\",\"typ\":1}", claims(""),
                             &k), NOW),
            "malformed token", "typ not a string");
@@ -1163,7 +1211,7 @@ test_bad_key_files(void)
     ngx_session_keyset_t  *ks;
 
     load_fails("empty", "", "empty file");
-    load_fails("blank", " \n\t\n", "empty file");
+    load_fails("blank", " \n\t\n", "empty");
     load_fails(fmt("%s/does-not-exist", tmpdir), NULL, "cannot open");
 
     dir = fmt("%s/subdir", tmpdir);
@@ -1186,7 +1234,7 @@ test_bad_key_files(void)
     load_fails("kty-okp.json",
                fmt("{\"keys\":[%s,{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
                    "\"x\":\"AAAA\"}]}", jwk_rsa(rsa1, "")),
-               "keys[1]: unknown \"kty\"");
+               "keys[1]: \"x\" has the wrong length for Ed25519");
     load_fails("kty-missing.json", "{\"keys\":[{\"k\":\"AAAA\"}]}",
                "keys[0]: missing \"kty\"");
     load_fails("kty-number.json", "{\"kty\":1}", "JWK: non-string \"kty\"");
@@ -1204,7 +1252,9 @@ test_bad_key_files(void)
                "JWK: \"alg\" does not fit kty \"RSA\"");
     load_fails("rsa-hs.json", jwk_rsa(rsa1, "\"alg\":\"HS256\","),
                "\"alg\" does not fit kty \"RSA\"");
-    load_fails("rsa-ps.json", jwk_rsa(rsa1, "\"alg\":\"PS256\","),
+    load_fails("rsa-eddsa.json", jwk_rsa(rsa1, "\"alg\":\"EdDSA\","),
+               "\"alg\" does not fit kty \"RSA\"");
+    load_fails("rsa-unknown-alg.json", jwk_rsa(rsa1, "\"alg\":\"RS999\","),
                "unsupported \"alg\"");
     load_fails("alg-none.json", jwk_rsa(rsa1, "\"alg\":\"none\","),
                "unsupported \"alg\"");
@@ -1232,7 +1282,7 @@ test_bad_key_files(void)
     /* the message never carries key material */
 
     ks = ngx_session_keyset_create();
-    ngx_session_keyset_load_file(ks,
+    ngx_session_keyset_load_file(ks, &loader,
         write_file("oct-secret.json", jwk_oct(hs_key, 31, "")), err,
         sizeof(err));
     ok(strstr(err, b64url(hs_key, 31)) == NULL
@@ -1241,7 +1291,7 @@ test_bad_key_files(void)
     ngx_session_keyset_free(ks);
 
     ks = ngx_session_keyset_create();
-    ngx_session_keyset_load_file(ks,
+    ngx_session_keyset_load_file(ks, &loader,
         write_file("secret-bad.json",
                    fmt("{\"kty\":\"oct\",\"k\":\"%s\"", b64url(hs_key, 32))),
         err, sizeof(err));
@@ -1252,7 +1302,7 @@ test_bad_key_files(void)
     /* EC */
 
     load_fails("ec-k1.json", jwk_ec(ec_k1, "secp256k1", ""),
-               "unsupported \"crv\"");
+               "no usable key (1 skipped)");
     load_fails("ec-k1.pem", pem_pub(ec_k1), "EC curve is not P-256");
     load_fails("ec-crv.json", jwk_ec(ec384, "P-256", ""),
                "\"x\" or \"y\" has the wrong length");
@@ -1314,10 +1364,10 @@ test_bad_key_files(void)
     /* a failed file leaves the set as it was */
 
     ks = ngx_session_keyset_create();
-    ok(ngx_session_keyset_load_file(ks,
+    ok(ngx_session_keyset_load_file(ks, &loader,
            write_file("good.jwk", jwk_oct(hs_key, 32, "")), err, sizeof(err))
        == NGX_SESSION_OK, "good file loads");
-    ok(ngx_session_keyset_load_file(ks,
+    ok(ngx_session_keyset_load_file(ks, &loader,
            write_file("half.jwks", fmt("{\"keys\":[%s,%s]}",
                                        jwk_oct(hs_key, 64, ""),
                                        jwk_oct(hs_key, 8, ""))),
@@ -1325,7 +1375,7 @@ test_bad_key_files(void)
        == NGX_SESSION_ERROR, "half-bad file refused");
     is_int(ngx_session_keyset_count(ks), 1, "the set keeps only the good "
            "file's key");
-    ok(ngx_session_keyset_load_file(ks, write_file("second.pem",
+    ok(ngx_session_keyset_load_file(ks, &loader, write_file("second.pem",
                                                    pem_pub(rsa1)),
                                     err, sizeof(err))
        == NGX_SESSION_OK, "a second file adds to the set");
@@ -1517,6 +1567,831 @@ test_cache(void)
 }
 
 
+static char *
+jwk_okp(EVP_PKEY *pkey, const char *extra)
+{
+    size_t         len;
+    unsigned char  raw[32];
+
+    len = sizeof(raw);
+
+    if (EVP_PKEY_get_raw_public_key(pkey, raw, &len) != 1) {
+        abort();
+    }
+
+    return fmt("{%s\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"%s\"}", extra,
+               b64url(raw, len));
+}
+
+
+/* from memory, the way a fetched key set arrives; warnings collected */
+
+static ngx_session_keyset_t *
+load_mem(const char *content, char *err, size_t errlen)
+{
+    ngx_session_keyset_t  *ks;
+
+    ks = ngx_session_keyset_create();
+    clear_warnings();
+    strcpy(err, "(unset)");
+
+    if (ngx_session_keyset_load(ks, &loader, (const unsigned char *) content,
+                                strlen(content), err, errlen)
+        != NGX_SESSION_OK)
+    {
+        ngx_session_keyset_free(ks);
+        return NULL;
+    }
+
+    return ks;
+}
+
+
+/* error text and reason of verify2 against files and a fetched set */
+
+static const char *
+verify2(const ngx_session_jwt_policy_t *policy,
+    const ngx_session_keyset_t *fetched, const char *tok,
+    ngx_session_jwt_reason_e *reason)
+{
+    int                       rc;
+    ngx_session_jwt_result_t  res;
+
+    rc = ngx_session_jwt_verify2(policy, fetched, tok, strlen(tok), NOW,
+                                 &res);
+    *reason = res.reason;
+
+    if (rc == NGX_SESSION_OK) {
+        if (!json_is_object(res.claims) || res.reason != NGX_SESSION_JWT_OK) {
+            return "bad result on success";
+        }
+
+        json_decref(res.claims);
+        return "OK";
+    }
+
+    if (res.claims != NULL || res.error == NULL) {
+        return "bad result on error";
+    }
+
+    return res.error;
+}
+
+
+/*
+ * SPEC 5, row by row: each skipped kind beside a good key loads with one
+ * warning naming the kid; each refused kind beside a good key fails the set.
+ */
+
+static void
+test_skip_and_refuse(void)
+{
+    char                  err[256], *good, *set;
+    size_t                i;
+    unsigned char         pt[66];
+    ngx_session_keyset_t  *ks;
+
+    static const struct {
+        const char  *name;
+        int          which;      /* the key the row is built on */
+        const char  *extra;      /* members added to it */
+        const char  *want;       /* in the warning */
+    } skip[] = {
+        { "use enc", 0, "\"use\":\"enc\",", "\"use\" is \"enc\"" },
+        { "alg RSA-OAEP", 0, "\"alg\":\"RSA-OAEP\",",
+          "\"alg\" is \"RSA-OAEP\"" },
+        { "alg RSA-OAEP-256, no use", 0, "\"alg\":\"RSA-OAEP-256\",",
+          "\"alg\" is \"RSA-OAEP-256\"" },
+        { "alg ES256K", 1, "\"alg\":\"ES256K\",", "\"alg\" is \"ES256K\"" },
+        { "alg A128KW", 2, "\"alg\":\"A128KW\",", "\"alg\" is \"A128KW\"" },
+        { "EC secp256k1", 1, "", "\"crv\" is \"secp256k1\"" },
+        { "OKP X25519", 3, "", "\"crv\" is \"X25519\"" },
+        { "OKP Ed448", 4, "", "\"crv\" is \"Ed448\"" },
+        { "kty AKP", 5, "", "\"kty\" is \"AKP\"" }
+    };
+
+    static const struct {
+        const char  *name;
+        const char  *jwk;        /* NULL: built below */
+        const char  *want;       /* in the error */
+    } refuse[] = {
+        { "bad base64url", "{\"kty\":\"RSA\",\"n\":\"a*b\",\"e\":\"AQAB\"}",
+          "keys[1]: bad base64url in \"n\"" },
+        { "EC x of 31 bytes", NULL, "keys[1]: \"x\" or \"y\" has the wrong "
+          "length" },
+        { "OKP x of 31 bytes", NULL, "keys[1]: \"x\" has the wrong length "
+          "for Ed25519" },
+        { "RSA of 1024 bits", NULL, "keys[1]: RSA key shorter than 2048" },
+        { "oct with alg RS256", NULL, "keys[1]: \"alg\" does not fit kty "
+          "\"oct\"" },
+        { "HS256 key of 31 bytes", NULL, "shorter than 32 bytes" },
+        { "oct without alg, 31 bytes", NULL, "shorter than 32 bytes" },
+        { "HS512 key of 63 bytes", NULL, "shorter than 64 bytes" },
+        { "OKP Ed25519 without x", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\"}",
+          "keys[1]: missing \"x\"" },
+        { "OKP without crv", "{\"kty\":\"OKP\",\"x\":\"AAAA\"}",
+          "keys[1]: missing \"crv\"" }
+    };
+
+    const char  *base[6];
+
+    memset(pt, 7, sizeof(pt));
+
+    base[0] = jwk_rsa(rsa1, "\"kid\":\"row\",");
+    base[1] = jwk_ec(ec_k1, "secp256k1", "\"kid\":\"row\",");
+    base[2] = jwk_oct(hs_key, 16, "\"kid\":\"row\",");
+    base[3] = fmt("{\"kid\":\"row\",\"kty\":\"OKP\",\"crv\":\"X25519\","
+                  "\"x\":\"%s\"}", b64url(pt, 32));
+    base[4] = fmt("{\"kid\":\"row\",\"kty\":\"OKP\",\"crv\":\"Ed448\","
+                  "\"x\":\"%s\"}", b64url(pt, 57));
+    base[5] = "{\"kid\":\"row\",\"kty\":\"AKP\",\"pub\":\"AAAA\"}";
+
+    good = jwk_oct(hs_key, 32, "\"kid\":\"good\",");
+
+    for (i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
+        set = fmt("{\"keys\":[%s,%s]}",
+                  fmt("{%s%s", skip[i].extra, base[skip[i].which] + 1), good);
+        ks = load_mem(set, err, sizeof(err));
+
+        ok(ks != NULL, "skip %s: the set loads (%s)", skip[i].name,
+           ks ? "" : err);
+        is_int(ngx_session_keyset_count(ks), 1, "skip %s: one key",
+               skip[i].name);
+        is_int(nwarnings, 1, "skip %s: one warning", skip[i].name);
+        has_str(warnings, "keys[0] (kid \"row\") skipped: ",
+                "skip %s: names the key", skip[i].name);
+        has_str(warnings, skip[i].want, "skip %s: says why", skip[i].name);
+
+        ngx_session_keyset_free(ks);
+    }
+
+    for (i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++) {
+        const char  *jwk = refuse[i].jwk;
+
+        if (jwk == NULL) {
+            switch (i) {
+            case 1:
+                jwk = fmt("{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"%s\","
+                          "\"y\":\"%s\"}", b64url(pt, 31), b64url(pt, 32));
+                break;
+            case 2:
+                jwk = fmt("{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+                          "\"x\":\"%s\"}", b64url(pt, 31));
+                break;
+            case 3:
+                jwk = jwk_rsa(rsa_small, "");
+                break;
+            case 4:
+                jwk = jwk_oct(hs_key, 64, "\"alg\":\"RS256\",");
+                break;
+            case 5:
+                jwk = jwk_oct(hs_key, 31, "\"alg\":\"HS256\",");
+                break;
+            case 6:
+                jwk = jwk_oct(hs_key, 31, "");
+                break;
+            default:
+                jwk = jwk_oct(hs_key, 63, "\"alg\":\"HS512\",");
+                break;
+            }
+        }
+
+        ks = load_mem(fmt("{\"keys\":[%s,%s]}", good, jwk), err, sizeof(err));
+
+        ok(ks == NULL, "refuse %s: the set fails", refuse[i].name);
+        has_str(err, refuse[i].want, "refuse %s: says why", refuse[i].name);
+
+        ngx_session_keyset_free(ks);
+    }
+
+    /* the set as a whole */
+
+    ks = load_mem("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"X25519\","
+                  "\"x\":\"AAAA\",\"kid\":\"a\"},{\"kty\":\"RSA\","
+                  "\"use\":\"enc\",\"kid\":\"b\"}]}", err, sizeof(err));
+    ok(ks == NULL, "refuse a set left with no usable key");
+    has_str(err, "no usable key (2 skipped)", "no usable key: says so");
+    is_int(nwarnings, 2, "no usable key: both skipped keys reported");
+
+    ks = load_mem("hello", err, sizeof(err));
+    ok(ks == NULL, "refuse text that is not JSON, PEM or a JWK");
+    has_str(err, "neither a JWK, a JWKS nor a PEM", "not JSON: says so");
+
+    ks = load_mem("{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\","
+                  "\"kid\":\"x\\u0001\\\"y\"}]}", err, sizeof(err));
+    has_str(warnings, "(kid \"x??y\")", "a kid is logged printable only");
+}
+
+
+static void
+test_pss(void)
+{
+    size_t                     i;
+    signer_t                   k;
+    const char                *algs[] = { "PS256", "PS384", "PS512" };
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+
+    ks = load("pss.jwks", fmt("{\"keys\":[%s,%s]}",
+                              jwk_rsa(rsa1, "\"kid\":\"r1\","),
+                              jwk_rsa(rsa2, "\"kid\":\"r2\","
+                                            "\"alg\":\"PS384\",")));
+    ok(ks != NULL, "RSA JWKs load for PS*");
+    if (ks == NULL) {
+        return;
+    }
+
+    p = policy(ks);
+    memset(&k, 0, sizeof(signer_t));
+    k.pkey = rsa1;
+
+    for (i = 0; i < 3; i++) {
+        k.alg = algs[i];
+        is_str(verify(&p, token(hdr(algs[i], ",\"kid\":\"r1\""), claims(""),
+                                &k), NOW),
+               "OK", "%s with an RSA key", algs[i]);
+        is_str(verify(&p, token(hdr(algs[i], ""), claims(""), &k), NOW),
+               "OK", "%s without kid", algs[i]);
+    }
+
+    /* a PKCS #1 v1.5 signature under a PS header is not PSS */
+
+    k.alg = "RS256";
+    is_str(verify(&p, token(hdr("PS256", ",\"kid\":\"r1\""), claims(""), &k),
+                  NOW),
+           "signature verification failed", "RS256 signature as PS256");
+
+    k.alg = "PS256";
+    is_str(verify(&p, token(hdr("RS256", ",\"kid\":\"r1\""), claims(""), &k),
+                  NOW),
+           "signature verification failed", "PS256 signature as RS256");
+
+    /* the JWK alg pins r2 to PS384 */
+
+    k.pkey = rsa2;
+    k.alg = "PS384";
+    is_str(verify(&p, token(hdr("PS384", ",\"kid\":\"r2\""), claims(""), &k),
+                  NOW), "OK", "alg PS384 key: PS384");
+    k.alg = "PS256";
+    is_str(verify(&p, token(hdr("PS256", ",\"kid\":\"r2\""), claims(""), &k),
+                  NOW), "no key for the algorithm", "alg PS384 key: PS256");
+
+    /* an HS token cannot use the RSA key, a PS token not an oct key */
+
+    p.algorithms = NGX_SESSION_ALG_ALL & ~NGX_SESSION_ALG_PS256;
+    k.pkey = rsa1;
+    is_str(verify(&p, token(hdr("PS256", ""), claims(""), &k), NOW),
+           "algorithm not allowed", "PS256 off the allow-list");
+
+    ngx_session_keyset_free(ks);
+
+    ks = load("pss-oct.jwk", jwk_oct(hs_key, 64, ""));
+    p = policy(ks);
+    is_str(verify(&p, token(hdr("PS256", ""), claims(""), &k), NOW),
+           "no key for the algorithm", "PS256 with only an oct key");
+    ngx_session_keyset_free(ks);
+}
+
+
+static void
+test_eddsa(void)
+{
+    signer_t                   k;
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "EdDSA";
+    k.pkey = ed1;
+
+    ks = load("ed.jwk", jwk_okp(ed1, "\"kid\":\"ed\",\"use\":\"sig\","));
+    ok(ks != NULL, "OKP Ed25519 JWK loads");
+    p = policy(ks);
+    is_str(verify(&p, token(hdr("EdDSA", ",\"kid\":\"ed\""), claims(""), &k),
+                  NOW), "OK", "EdDSA with an OKP JWK");
+    is_str(verify(&p, token(hdr("EdDSA", ""), claims(""), &k), NOW),
+           "OK", "EdDSA without kid");
+
+    k.pkey = ed2;
+    is_str(verify(&p, token(hdr("EdDSA", ""), claims(""), &k), NOW),
+           "signature verification failed", "EdDSA by another key");
+
+    k.alg = "ES256";
+    k.pkey = ec256;
+    is_str(verify(&p, token(hdr("ES256", ""), claims(""), &k), NOW),
+           "no key for the algorithm", "ES256 cannot use the OKP key");
+    ngx_session_keyset_free(ks);
+
+    ks = load("ed.pem", pem_pub(ed2));
+    ok(ks != NULL, "Ed25519 SPKI PEM loads");
+    p = policy(ks);
+    k.alg = "EdDSA";
+    k.pkey = ed2;
+    is_str(verify(&p, token(hdr("EdDSA", ""), claims(""), &k), NOW),
+           "OK", "EdDSA with a PEM key");
+
+    /* an HS256 token "signed" with the public key bytes */
+
+    k.alg = "HS256";
+    k.secret = (const unsigned char *) pem_pub(ed2);
+    k.secret_len = strlen((const char *) k.secret);
+    is_str(verify(&p, token(hdr("HS256", ""), claims(""), &k), NOW),
+           "no key for the algorithm", "HS256 cannot use the Ed25519 key");
+    ngx_session_keyset_free(ks);
+
+    load_fails("ed-rs.jwk", jwk_okp(ed1, "\"alg\":\"RS256\","),
+               "\"alg\" does not fit kty \"OKP\"");
+    load_fails("rsa-eddsa-pem-alg.jwk", jwk_ec(ec256, "P-256",
+                                              "\"alg\":\"EdDSA\","),
+               "\"alg\" does not fit the EC curve");
+}
+
+
+/* RFC 8037 appendix A.4, byte for byte; its payload is no claims set */
+
+static void
+test_rfc8037(void)
+{
+    const char                *tok, *bad;
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+    ngx_session_jwt_reason_e   reason;
+
+    ks = load("rfc8037.jwk", "{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+              "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}");
+    ok(ks != NULL, "RFC 8037 A.2 public key loads");
+    if (ks == NULL) {
+        return;
+    }
+
+    p = policy(ks);
+
+    tok = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."
+          "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5B"
+          "hVsPt9g7sVvpAr_MuM0KAg";
+
+    /* the signature holds; then the payload is refused as claims */
+
+    is_str(verify2(&p, NULL, tok, &reason), "malformed claims",
+           "RFC 8037 A.4: signature verified, text payload refused");
+    is_int(reason, NGX_SESSION_JWT_MALFORMED, "A.4: reason malformed");
+
+    bad = fmt("%.*sA", (int) strlen(tok) - 1, tok);
+    is_str(verify2(&p, NULL, bad, &reason), "signature verification failed",
+           "RFC 8037 A.4 with its last signature character changed");
+    is_int(reason, NGX_SESSION_JWT_SIGNATURE, "A.4 altered: reason");
+
+    ngx_session_keyset_free(ks);
+}
+
+
+/* ES* signatures: R || S of exactly twice the curve size */
+
+static void
+test_ecdsa_size(void)
+{
+    char                      *t, *input, *sig;
+    signer_t                   k;
+    unsigned char              raw[200];
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+
+    ks = load("ec-size.jwk", jwk_ec(ec256, "P-256", ""));
+    p = policy(ks);
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "ES256";
+    k.pkey = ec256;
+
+    input = fmt("%s.%s", b64s(hdr("ES256", "")), b64s(claims("")));
+    is_str(verify(&p, fmt("%s.%s", input, sign(&k, input, 0)), NOW), "OK",
+           "ES256 raw 64-byte signature");
+    is_str(verify(&p, fmt("%s.%s", input, sign(&k, input, 1)), NOW),
+           "signature verification failed", "ES256 DER signature");
+
+    memset(raw, 0, sizeof(raw));
+    sig = sign(&k, input, 0);
+    t = fmt("%s.%sAA", input, sig);        /* 65 bytes */
+    is_str(verify(&p, t, NOW), "signature verification failed",
+           "ES256 signature one byte long");
+    t = fmt("%s.%s", input, b64url(raw, 63));
+    is_str(verify(&p, t, NOW), "signature verification failed",
+           "ES256 signature of 63 bytes");
+
+    ngx_session_keyset_free(ks);
+}
+
+
+static void
+test_types(void)
+{
+    size_t                     i;
+    signer_t                   k, r;
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+    ngx_session_jwt_reason_e   reason;
+
+    static const struct {
+        const char  *typ;        /* NULL: no typ */
+        unsigned     types;      /* the policy */
+        const char  *want;
+    } cases[] = {
+        { NULL, 0, "OK" },
+        { "JWT", 0, "OK" },
+        { "jwt", 0, "OK" },
+        { "at+jwt", 0, "OK" },
+        { "AT+JWT", 0, "OK" },
+        { "application/at+jwt", 0, "OK" },
+        { "Application/AT+JWT", 0, "OK" },
+        { "application/jwt", 0, "unsupported token type" },
+        { "at+jwt ", 0, "unsupported token type" },
+        { "JOSE", 0, "unsupported token type" },
+        { "", 0, "unsupported token type" },
+        { NULL, NGX_SESSION_JWT_TYPE_JWT, "OK" },
+        { "JWT", NGX_SESSION_JWT_TYPE_JWT, "OK" },
+        { "at+jwt", NGX_SESSION_JWT_TYPE_JWT, "unsupported token type" },
+        { NULL, NGX_SESSION_JWT_TYPE_AT_JWT, "unsupported token type" },
+        { "JWT", NGX_SESSION_JWT_TYPE_AT_JWT, "unsupported token type" },
+        { "at+jwt", NGX_SESSION_JWT_TYPE_AT_JWT, "OK" },
+        { "application/at+jwt", NGX_SESSION_JWT_TYPE_AT_JWT, "OK" }
+    };
+
+    static const char  *algs[] = { "HS256", "RS256", "ES256", "PS256",
+                                   "EdDSA" };
+
+    ks = load("types.jwks", fmt("{\"keys\":[%s,%s,%s,%s]}",
+                                jwk_oct(hs_key, 32, ""), jwk_rsa(rsa1, ""),
+                                jwk_ec(ec256, "P-256", ""),
+                                jwk_okp(ed1, "")));
+    ok(ks != NULL, "types: keys load");
+    p = policy(ks);
+
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "RS256";
+    k.pkey = rsa1;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        p.types = cases[i].types;
+        is_str(verify2(&p, NULL,
+                       token(cases[i].typ
+                             ? fmt("{\"alg\":\"RS256\",\"typ\":\"%s\"}",
+                                   cases[i].typ)
+                             : "{\"alg\":\"RS256\"}", claims(""), &k),
+                       &reason),
+               cases[i].want, "typ %s, policy %u", cases[i].typ
+               ? cases[i].typ : "(none)", cases[i].types);
+
+        if (strcmp(cases[i].want, "OK") != 0) {
+            is_int(reason, NGX_SESSION_JWT_TYPE, "typ %s: reason type",
+                   cases[i].typ ? cases[i].typ : "(none)");
+        }
+    }
+
+    /* at+jwt of every algorithm: OpenSSL alone (libjwt refuses the typ) */
+
+    p.types = 0;
+
+    for (i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+        memset(&r, 0, sizeof(signer_t));
+        r.alg = algs[i];
+        r.pkey = algs[i][0] == 'R' || algs[i][0] == 'P' ? rsa1
+                 : algs[i][1] == 'S' ? ec256 : ed1;
+        r.secret = hs_key;
+        r.secret_len = 32;
+
+        is_str(verify(&p, token(fmt("{\"alg\":\"%s\",\"typ\":\"at+jwt\"}",
+                                    algs[i]), claims(""), &r), NOW),
+               "OK", "at+jwt %s", algs[i]);
+
+        r.secret = hs_key32;
+        r.pkey = algs[i][0] == 'R' || algs[i][0] == 'P' ? rsa2
+                 : algs[i][1] == 'S' ? ec384 : ed2;
+        if (algs[i][0] == 'E' && algs[i][1] == 'S') {
+            r.pkey = NULL;
+            continue;
+        }
+
+        is_str(verify(&p, token(fmt("{\"alg\":\"%s\",\"typ\":\"at+jwt\"}",
+                                    algs[i]), claims(""), &r), NOW),
+               "signature verification failed", "at+jwt %s, wrong key",
+               algs[i]);
+    }
+
+    is_str(verify(&p, token("{\"alg\":\"RS256\",\"typ\":1}", claims(""), &k),
+                  NOW), "malformed token", "typ not a string");
+
+    ngx_session_keyset_free(ks);
+}
+
+
+static void
+test_scopes(void)
+{
+    size_t                     i;
+    signer_t                   k;
+    const char                *req[] = { "read:sessions", "vx" };
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+    ngx_session_jwt_reason_e   reason;
+
+    static const struct {
+        const char  *claims;
+        const char  *want;
+    } cases[] = {
+        { ",\"scope\":\"read:sessions vx\"", "OK" },
+        { ",\"scope\":\"vx openid read:sessions\"", "OK" },
+        { ",\"scp\":[\"vx\",\"read:sessions\"]", "OK" },
+        { ",\"scope\":\"vx\",\"scp\":[\"read:sessions\"]", "OK" },
+        { ",\"scope\":\"read:sessions\"", "insufficient scope" },
+        { ",\"scope\":\"read:sessions vxx\"", "insufficient scope" },
+        { ",\"scope\":\"read:session vx\"", "insufficient scope" },
+        { ",\"scope\":\"READ:SESSIONS VX\"", "insufficient scope" },
+        { ",\"scope\":\"read:sessions,vx\"", "insufficient scope" },
+        { ",\"scope\":[\"read:sessions\",\"vx\"]", "insufficient scope" },
+        { ",\"scp\":\"read:sessions vx\"", "insufficient scope" },
+        { ",\"scp\":[\"read:sessions vx\"]", "insufficient scope" },
+        { "", "insufficient scope" }
+    };
+
+    ks = load("scopes.jwk", jwk_rsa(rsa1, ""));
+    p = policy(ks);
+    p.scopes = req;
+    p.nscopes = 2;
+
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "RS256";
+    k.pkey = rsa1;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        is_str(verify2(&p, NULL, token(hdr("RS256", ""),
+                                       claims(cases[i].claims), &k),
+                       &reason),
+               cases[i].want, "scopes: claims %s", cases[i].claims);
+
+        if (strcmp(cases[i].want, "OK") != 0) {
+            is_int(reason, NGX_SESSION_JWT_SCOPE, "scopes: reason scope");
+        }
+    }
+
+    /* scope is checked last: an expired token is expired, not 403 */
+
+    is_str(verify2(&p, NULL, token(hdr("RS256", ""),
+                   "{\"exp\":1,\"scope\":\"x\"}", &k), &reason),
+           "token expired", "expired and without scope: expired");
+
+    p.scopes = NULL;
+    p.nscopes = 0;
+    is_str(verify2(&p, NULL, token(hdr("RS256", ""), claims(""), &k),
+                   &reason), "OK", "no scopes required");
+
+    ngx_session_keyset_free(ks);
+}
+
+
+/* SPEC 3.2: a repeated member name anywhere refuses the token */
+
+static void
+test_duplicates(void)
+{
+    signer_t                   k;
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+    ngx_session_jwt_reason_e   reason;
+
+    ks = load("dup.jwk", jwk_rsa(rsa1, ""));
+    p = policy(ks);
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "RS256";
+    k.pkey = rsa1;
+
+    is_str(verify2(&p, NULL, token(hdr("RS256", ""),
+                   claims(",\"tenant\":\"a\",\"tenant\":\"b\""), &k),
+                   &reason), "malformed claims", "duplicate claim refused");
+    is_int(reason, NGX_SESSION_JWT_MALFORMED, "duplicate claim: malformed");
+
+    is_str(verify2(&p, NULL, token(hdr("RS256", ""),
+                   fmt("{\"exp\":%lld,\"exp\":1}", (long long) NOW + 60),
+                   &k), &reason),
+           "malformed claims", "duplicate exp refused");
+
+    is_str(verify2(&p, NULL, token(hdr("RS256", ",\"kid\":\"a\",\"kid\":\"b\""),
+                   claims(""), &k), &reason),
+           "malformed token", "duplicate header member refused");
+
+    is_str(verify2(&p, NULL, token(hdr("RS256", ""),
+                   claims(",\"o\":{\"a\":1,\"a\":2}"), &k), &reason),
+           "malformed claims", "duplicate member in a nested object");
+
+    /* case differs: two claims, not a duplicate */
+
+    is_str(verify2(&p, NULL, token(hdr("RS256", ""),
+                   claims(",\"tenantId\":\"a\",\"tenantid\":\"b\""), &k),
+                   &reason), "OK", "names differing in case are distinct");
+
+    ngx_session_keyset_free(ks);
+}
+
+
+static void
+test_reasons(void)
+{
+    signer_t                   k;
+    const char                *aud[] = { "vx" };
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+    ngx_session_jwt_reason_e   reason;
+
+    static const char  *names[] = {
+        "ok", "missing", "malformed", "signature", "expired", "not_yet_valid",
+        "issuer", "audience", "unknown_kid", "algorithm", "type", "scope"
+    };
+    size_t  i;
+
+    for (i = 0; i < NGX_SESSION_JWT_NREASONS; i++) {
+        is_str(ngx_session_jwt_reason_name(i), names[i], "reason %zu name",
+               i);
+    }
+
+    is_str(ngx_session_jwt_reason_name(NGX_SESSION_JWT_NREASONS), "unknown",
+           "reason out of range");
+
+    ks = load("reasons.jwk", jwk_rsa(rsa1, "\"kid\":\"r\","));
+    p = policy(ks);
+    p.issuer = "https://idp/";
+    p.audiences = aud;
+    p.naudiences = 1;
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "RS256";
+    k.pkey = rsa1;
+
+#define R(tok, want, what)                                                    \
+    verify2(&p, NULL, tok, &reason);                                          \
+    is_int(reason, want, what)
+
+    R("a.b", NGX_SESSION_JWT_MALFORMED, "malformed");
+    R(token(hdr("RS256", ""), claims(",\"iss\":\"https://idp/\","
+            "\"aud\":\"vx\""), &k), NGX_SESSION_JWT_OK, "ok");
+    R(token(hdr("none", ""), claims(""), &k), NGX_SESSION_JWT_ALGORITHM,
+      "alg none");
+    R(token(hdr("RS256", ",\"kid\":\"x\""), claims(""), &k),
+      NGX_SESSION_JWT_UNKNOWN_KID, "unknown kid");
+    R(fmt("%s*", token(hdr("RS256", ""), claims(""), &k)),
+      NGX_SESSION_JWT_MALFORMED, "signature outside base64url");
+    k.pkey = rsa2;
+    R(token(hdr("RS256", ""), claims(""), &k), NGX_SESSION_JWT_SIGNATURE,
+      "signature");
+    k.pkey = rsa1;
+    R(token(hdr("RS256", ""), "{\"exp\":1}", &k), NGX_SESSION_JWT_EXPIRED,
+      "expired");
+    R(token(hdr("RS256", ""), claims(",\"nbf\":9999999999"), &k),
+      NGX_SESSION_JWT_NOT_YET_VALID, "not yet valid");
+    R(token(hdr("RS256", ""), claims(",\"iss\":\"x\""), &k),
+      NGX_SESSION_JWT_ISSUER, "issuer");
+    R(token(hdr("RS256", ""), claims(",\"iss\":\"https://idp/\","
+            "\"aud\":\"y\""), &k), NGX_SESSION_JWT_AUDIENCE, "audience");
+    R(token("{\"alg\":\"RS256\",\"typ\":\"JOSE+JSON\"}", claims(""), &k),
+      NGX_SESSION_JWT_TYPE, "type");
+
+#undef R
+
+    ngx_session_keyset_free(ks);
+}
+
+
+/* a fetched set is used beside the key files, and only where given */
+
+static void
+test_fetched(void)
+{
+    char                       err[256];
+    signer_t                   k;
+    ngx_session_keyset_t      *files, *fetched;
+    ngx_session_jwt_policy_t   p;
+    ngx_session_jwt_reason_e   reason;
+
+    files = load("files.jwk", jwk_rsa(rsa1, "\"kid\":\"file\","));
+    fetched = load_mem(fmt("{\"keys\":[%s]}",
+                           jwk_rsa(rsa2, "\"kid\":\"rotated\",")),
+                       err, sizeof(err));
+    ok(files != NULL && fetched != NULL, "fetched: both sets load");
+
+    p = policy(files);
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "RS256";
+    k.pkey = rsa2;
+
+    is_str(verify2(&p, NULL, token(hdr("RS256", ",\"kid\":\"rotated\""),
+                                   claims(""), &k), &reason),
+           "unknown kid", "new kid without the fetched set");
+    is_int(reason, NGX_SESSION_JWT_UNKNOWN_KID, "...reason unknown_kid");
+
+    is_str(verify2(&p, fetched, token(hdr("RS256", ",\"kid\":\"rotated\""),
+                                      claims(""), &k), &reason),
+           "OK", "new kid with the fetched set");
+    is_str(verify2(&p, fetched, token(hdr("RS256", ""), claims(""), &k),
+                   &reason),
+           "OK", "no kid: the fetched key is tried after the files");
+
+    k.pkey = rsa1;
+    is_str(verify2(&p, fetched, token(hdr("RS256", ",\"kid\":\"file\""),
+                                      claims(""), &k), &reason),
+           "OK", "the file key still works beside a fetched set");
+
+    /* kid selection spans both: the file kid never falls back */
+
+    k.pkey = rsa2;
+    is_str(verify2(&p, fetched, token(hdr("RS256", ",\"kid\":\"file\""),
+                                      claims(""), &k), &reason),
+           "signature verification failed", "file kid signed by fetched key");
+
+    p.keys = NULL;
+    is_str(verify2(&p, fetched, token(hdr("RS256", ",\"kid\":\"rotated\""),
+                                      claims(""), &k), &reason),
+           "OK", "a fetched set alone");
+
+    ngx_session_keyset_free(files);
+    ngx_session_keyset_free(fetched);
+}
+
+
+/* the buffer entry point: single JWK, PEM, the size bound, all or nothing */
+
+static void
+test_keyset_memory(void)
+{
+    char                  err[256], *big;
+    size_t                n;
+    ngx_session_keyset_t  *ks;
+
+    ks = load_mem(jwk_okp(ed1, "\"kid\":\"one\","), err, sizeof(err));
+    ok(ks != NULL && ngx_session_keyset_count(ks) == 1,
+       "a single JWK from memory");
+    ngx_session_keyset_free(ks);
+
+    ks = load_mem(pem_pub(rsa1), err, sizeof(err));
+    ok(ks != NULL, "PEM from memory");
+    ngx_session_keyset_free(ks);
+
+    ks = load_mem(jwk_rsa(rsa1, "\"use\":\"enc\",\"kid\":\"e\","), err,
+                  sizeof(err));
+    ok(ks == NULL, "a single skipped JWK: no usable key");
+    has_str(warnings, "JWK (kid \"e\") skipped", "a single JWK's warning");
+
+    n = NGX_SESSION_KEYSET_MAX + 1;
+    big = keep(malloc(n + 1));
+    memset(big, ' ', n);
+    memcpy(big, "{\"keys\":[]}", 11);
+    big[n] = '\0';
+
+    ks = ngx_session_keyset_create();
+    ok(ngx_session_keyset_load(ks, &loader, (unsigned char *) big, n, err,
+                               sizeof(err)) == NGX_SESSION_ERROR,
+       "a reply over NGX_SESSION_KEYSET_MAX is refused");
+    has_str(err, "larger than", "...saying so");
+
+    ok(ngx_session_keyset_load(ks, NULL, (unsigned char *) "{\"kty\":\"RSA\","
+                               "\"use\":\"enc\"}", 27, err, sizeof(err))
+       == NGX_SESSION_ERROR, "no loader: skips still counted");
+    ngx_session_keyset_free(ks);
+}
+
+
+/* no entry outlives the key set it was verified with */
+
+static void
+test_cache_generation(void)
+{
+    int                       pid;
+    json_t                   *c, *got;
+    ngx_session_jwt_cache_t  *cache;
+
+    cache = ngx_session_jwt_cache_create(64);
+    c = json_pack("{s:s}", "sub", "alice");
+
+    ngx_session_jwt_cache_store(cache, &pid, 7, "tok", 3, NOW + 60, c);
+
+    got = ngx_session_jwt_cache_lookup(cache, &pid, 7, "tok", 3, NOW);
+    ok(got == c, "same generation: hit");
+    json_decref(got);
+
+    got = ngx_session_jwt_cache_lookup(cache, &pid, 8, "tok", 3, NOW);
+    ok(got == NULL, "next generation: miss");
+
+    got = ngx_session_jwt_cache_get(cache, &pid, "tok", 3, NOW);
+    ok(got == NULL, "generation 0 (the old API): miss");
+
+    ngx_session_jwt_cache_put(cache, &pid, "tok", 3, NOW + 60, c);
+    got = ngx_session_jwt_cache_lookup(cache, &pid, 0, "tok", 3, NOW);
+    ok(got == c, "put is generation 0");
+    json_decref(got);
+
+    got = ngx_session_jwt_cache_lookup(cache, &pid, 7, "tok", 3, NOW + 60);
+    ok(got == NULL, "at exp: miss");
+
+    json_decref(c);
+    ngx_session_jwt_cache_free(cache);
+}
+
+
 int
 main(void)
 {
@@ -1538,7 +2413,19 @@ main(void)
     test_claims();
     test_bad_key_files();
     test_use_and_padding();
+    test_skip_and_refuse();
+    test_pss();
+    test_eddsa();
+    test_rfc8037();
+    test_ecdsa_size();
+    test_types();
+    test_scopes();
+    test_duplicates();
+    test_reasons();
+    test_fetched();
+    test_keyset_memory();
     test_cache();
+    test_cache_generation();
 
     EVP_PKEY_free(rsa1);
     EVP_PKEY_free(rsa2);
@@ -1547,6 +2434,8 @@ main(void)
     EVP_PKEY_free(ec384);
     EVP_PKEY_free(ec521);
     EVP_PKEY_free(ec_k1);
+    EVP_PKEY_free(ed1);
+    EVP_PKEY_free(ed2);
 
     if (system(fmt("rm -rf '%s'", tmpdir)) != 0) {
         printf("# could not remove %s\n", tmpdir);
