@@ -8,6 +8,11 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Time::HiRes qw(time);
 use SessionTest;
+use SessionTest::Jwks;
+use SessionTest::Keys;
+use Crypt::JWT qw(decode_jwt);
+use JSON::PP qw(decode_json);
+use MIME::Base64 qw(decode_base64url);
 
 # --- nginx without the module ---------------------------------------------
 
@@ -176,6 +181,103 @@ $http = fake_store(commands => 0, never_answer => 1);
 $r = http_request($http->port, 'GET', '/', {}, timeout => 0.3);
 is $r->{error}, 'timeout', 'client timeout reported';
 is wait_for(sub { scalar $http->requests }, 2), 1, 'never_answer still records';
+
+# --- JWKS server and provider keys -----------------------------------------
+
+{
+    my @k = map { provider_key($_) } qw(RS256 PS384 ES256 ES512 EdDSA HS256);
+    my $t = $k[1]->token(scope => 'a b', aud => undef);
+    my ($h, $c) = map { decode_json(decode_base64url($_)) } (split /\./, $t)[0, 1];
+    is_deeply [@$h{qw(typ kid alg)}], ['at+jwt', $k[1]->kid, 'PS384'],
+        'token header as providers send it';
+    is_deeply [sort keys %$c], [sort qw(iss sub client_id scope iat exp jti)],
+        'claims; undef removes aud';
+    is $c->{scope}, 'a b', 'a claim replaced';
+    for my $k (@k) {
+        # verified with the public half only (the secret for HS)
+        my $pub = $k->public_pem ? $k->public_pem : $k->pk;
+        $pub = (ref $k->pk)->new($pub) if $k->public_pem;
+        my $p = eval { decode_jwt(token => $k->token, key => $pub,
+                                  accepted_alg => $k->alg) };
+        is $p && $p->{sub}, 'client-a', $k->alg . ' token verifies independently';
+    }
+    my $set = decode_json(jwks_json(@k, { kty => 'EC', crv => 'P-999' }));
+    is_deeply [map { $_->{kty} } @{ $set->{keys} }], [qw(RSA RSA EC EC OKP oct EC)],
+        'jwks_json';
+    is $set->{keys}[4]{crv}, 'Ed25519', 'EdDSA key published as an OKP JWK';
+    is $k[0]->jwk->{alg}, 'RS256', 'JWK names its alg';
+    ok !exists provider_key('ES384', no_alg => 1)->jwk->{alg}, 'no_alg';
+
+    my $idp = start_jwks(keys => jwks_json($k[0]));
+    my $get = sub { http_request($idp->port, 'GET', $_[0] // $idp->path, {},
+                                 timeout => $_[1] // 5) };
+    my $r = $get->();
+    is $r->{status}, 200, 'jwks: 200';
+    is $r->{headers}{'content-type'}, 'application/json', 'jwks: JSON';
+    is decode_json($r->{body})->{keys}[0]{kid}, $k[0]->kid, 'jwks: the set';
+    is $idp->fetches, 1, 'jwks: one fetch counted';
+    is $get->('/other')->{status}, 404, 'jwks: another path is 404';
+    is $idp->fetches, 1, '... and not a fetch';
+    is scalar($idp->requests), 2, '... but a request';
+    is $get->($idp->path . '?x=1')->{status}, 200, 'jwks: the query is ignored';
+
+    $idp->serve($k[1]->jwk);
+    is decode_json($get->()->{body})->{kid}, $k[1]->kid,
+        'rotation: a single JWK, no restart';
+    $idp->fail(500);
+    is $get->()->{status}, 500, 'fail(500)';
+    $idp->fail(503);
+    is $get->()->{status}, 503, 'fail(503)';
+    $idp->garbage;
+    $r = $get->();
+    is $r->{status}, 200, 'garbage: 200';
+    ok !eval { decode_json($r->{body}); 1 }, 'garbage: not JSON';
+    $idp->serve;
+    is decode_json($get->()->{body})->{kid}, $k[1]->kid, 'serve() brings the last set back';
+
+    $idp->hang;
+    my $t0 = time;
+    $r = $get->(undef, 0.5);
+    is $r->{error}, 'timeout', 'hang: accepted, never answered';
+    cmp_ok time - $t0, '>=', 0.45, '... until the client gave up';
+    my $before = $idp->fetches;
+    $idp->close;
+    ok !http_conn_ok($idp->port), 'close: the port refuses';
+    $idp->serve;
+    ok http_conn_ok($idp->port), 'serve: the port is open again';
+    is $get->()->{status}, 200, '... and answers';
+    is $idp->fetches, $before + 1, 'a refused connection is no fetch, a hung one was';
+
+    $idp->delay(300);
+    $t0 = time;
+    is $get->()->{status}, 200, 'delay: answered';
+    cmp_ok time - $t0, '>=', 0.28, '... 300 ms late';
+    $idp->delay(0);
+
+    # through nginx, as session_jwt_key_request will fetch it
+    my $px = start_nginx(<<'EOF', load_module => 0, vars => { IDP => $idp->url });
+        location = /jwks { proxy_pass %%IDP%%; proxy_read_timeout 1s; }
+EOF
+    $before = $idp->fetches;
+    is http_get($px->port, '/jwks')->{status}, 200, 'proxied: 200';
+    $idp->fail(500);
+    is http_get($px->port, '/jwks')->{status}, 500, 'proxied: 500';
+    $idp->hang;
+    is http_get($px->port, '/jwks')->{status}, 504, 'proxied: hang is a timeout';
+    $idp->close;
+    is http_get($px->port, '/jwks')->{status}, 502, 'proxied: closed port is 502';
+    is $idp->fetches, $before + 3, 'proxied: three fetches arrived';
+    $idp->serve;
+    my @w = map { my $c = http_conn($px->port);
+                  $c->send_raw("GET /jwks HTTP/1.0\r\n\r\n"); $c } 1 .. 5;
+    is scalar(grep { ($_->read_response->{status} // 0) == 200 } @w), 5,
+        'five at once';
+    ok $idp->wait_fetches($before + 8, 2), 'wait_fetches';
+    $px->stop;
+    error_log_clean($px, allow => [qr/upstream timed out|Connection refused/]);
+    $idp->stop;
+    ok !kill(0, $idp->pid), 'jwks server stopped';
+}
 
 # --- assertions and cases --------------------------------------------------
 

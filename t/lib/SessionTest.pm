@@ -264,6 +264,10 @@ sub _terminate {
 
 sub _alive { my $pid = shift; waitpid($pid, POSIX::WNOHANG()) == 0 }
 
+# a server object of another module (SessionTest::Jwks): stopped at exit
+# with the others, by its stop method
+sub track { push @LIVE, $_[0] }
+
 sub _connect {
     my ($target, $timeout) = @_;
     return $target =~ m{^(?:unix:)?(/.*)}
