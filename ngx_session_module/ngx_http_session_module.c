@@ -21,6 +21,7 @@ typedef struct {
 
 static ngx_int_t ngx_http_session_access_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_handler(ngx_http_request_t *r);
+static void ngx_http_session_body_read(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
@@ -307,6 +308,9 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_handler(ngx_http_request_t *r)
 {
+#if (NGX_HTTP_V2)
+    ngx_int_t                rc;
+#endif
     ngx_http_session_ctx_t  *ctx;
 
     if (r != r->main) {
@@ -338,11 +342,51 @@ ngx_http_session_handler(ngx_http_request_t *r)
      * store is read would be read by nobody: refuse it, as HTTP allows.
      */
 
+#if (NGX_HTTP_V2)
+
+    /*
+     * HTTP/2 marks "chunked" every request whose HEADERS frame lacks
+     * END_STREAM and that has no content-length: whether a body comes is
+     * known only at END_STREAM.  Read it (nginx bounds it by
+     * client_max_body_size) and decide then: an empty DATA frame is no body.
+     */
+
+    if (r->stream && r->headers_in.chunked) {
+        rc = ngx_http_read_client_request_body(r, ngx_http_session_body_read);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return rc;
+        }
+
+        return NGX_DONE;
+    }
+
+#endif
+
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
         return ngx_http_session_send_error(r, &ngx_http_session_err_body);
     }
 
     return ngx_http_session_fetch(r, ctx);
+}
+
+
+/* the whole body has been read: nginx has set content_length_n to its size */
+
+static void
+ngx_http_session_body_read(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    if (r->headers_in.content_length_n > 0) {
+        ngx_http_finalize_request(r,
+            ngx_http_session_send_error(r, &ngx_http_session_err_body));
+        return;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    ngx_http_finalize_request(r, ngx_http_session_fetch(r, ctx));
 }
 
 
