@@ -111,7 +111,17 @@ One subtest per case (hashref with C<name>; C<skip> / C<todo> honoured).
 
 =item tmpdir, free_port, write_file($name, $content), repo_root, module_path, have_module, wait_for(\&cond, $timeout)
 
+=item track($server)
+
+Another module's server object, stopped (its C<stop>) at exit with the rest.
+
 =back
+
+Beside it: SessionTest::Jwks (start_jwks: an identity provider's jwks_uri
+that rotates, fails, hangs, closes and counts its fetches),
+SessionTest::Keys (provider_key, jwks_json, $key-E<gt>token: RS/PS/ES/EdDSA/HS
+keys and RFC 9068-shaped access tokens), SessionTest::HTTP2 (http2_request,
+have_http2: curl --http2-prior-knowledge, and nghttp for exact DATA frames).
 
 =cut
 
