@@ -321,6 +321,9 @@ ngx_http_session_send_found(ngx_http_request_t *r,
                                  &cetag)
            == NGX_SESSION_OK)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session result: body cache hit");
+
         body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
         if (body.data == NULL) {
             return NGX_ERROR;
@@ -334,6 +337,11 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_memcpy(etag.data, cetag.data, cetag.len);
 
     } else {
+        if (cache) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session result: body cache miss");
+        }
+
         rc = ngx_http_session_render(r, ctx, &body, &etag);
 
         if (rc == NGX_DECLINED) {
