@@ -48,6 +48,8 @@ static ngx_http_session_outcome_e ngx_http_session_failure(
     ngx_http_session_store_read_t *rd, ngx_int_t rc);
 
 static ngx_int_t ngx_http_session_redis_create_request(ngx_http_request_t *r);
+static u_char *ngx_http_session_redis_key(u_char *p, const char *cmd,
+    size_t len, ngx_http_session_store_read_t *rd, size_t key_len);
 static ngx_int_t ngx_http_session_redis_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_redis_process_header(ngx_http_request_t *r);
 static void ngx_http_session_redis_abort_request(ngx_http_request_t *r);
@@ -304,18 +306,16 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
                    sizeof(NGX_HTTP_SESSION_MULTI) - 1);
 
     if (rd->owner.data) {
-        p = ngx_cpymem(p, NGX_HTTP_SESSION_HGET,
-                       sizeof(NGX_HTTP_SESSION_HGET) - 1);
-        p = ngx_sprintf(p, "$%uz\r\n%V{%V}\r\n",
-                        key_len, &rd->conf->key_prefix, &rd->id);
+        p = ngx_http_session_redis_key(p, NGX_HTTP_SESSION_HGET,
+                                       sizeof(NGX_HTTP_SESSION_HGET) - 1,
+                                       rd, key_len);
         p = ngx_cpymem(p, NGX_HTTP_SESSION_OWNER,
                        sizeof(NGX_HTTP_SESSION_OWNER) - 1);
     }
 
-    p = ngx_cpymem(p, NGX_HTTP_SESSION_HGETALL,
-                   sizeof(NGX_HTTP_SESSION_HGETALL) - 1);
-    p = ngx_sprintf(p, "$%uz\r\n%V{%V}\r\n",
-                    key_len, &rd->conf->key_prefix, &rd->id);
+    p = ngx_http_session_redis_key(p, NGX_HTTP_SESSION_HGETALL,
+                                   sizeof(NGX_HTTP_SESSION_HGETALL) - 1,
+                                   rd, key_len);
 
     p = ngx_cpymem(p, NGX_HTTP_SESSION_LRANGE,
                    sizeof(NGX_HTTP_SESSION_LRANGE) - 1);
@@ -343,6 +343,19 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
                    &rd->conf->key_prefix, &rd->id);
 
     return NGX_OK;
+}
+
+
+/* a command's head, then the key P{ID} as its first argument */
+
+static u_char *
+ngx_http_session_redis_key(u_char *p, const char *cmd, size_t len,
+    ngx_http_session_store_read_t *rd, size_t key_len)
+{
+    p = ngx_cpymem(p, cmd, len);
+
+    return ngx_sprintf(p, "$%uz\r\n%V{%V}\r\n",
+                       key_len, &rd->conf->key_prefix, &rd->id);
 }
 
 
