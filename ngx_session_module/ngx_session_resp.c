@@ -736,7 +736,14 @@ ngx_session_reply_owner_check(ngx_session_reply_t *rp,
                                    &elt, &error);
     }
 
-    if (rc == NGX_SESSION_OK) {
+    /*
+     * HGET answers with one scalar.  An array there is no reply of Redis:
+     * its elements would be counted as the hash and the list, and the real
+     * ones would reach the next request on the connection.  Not skipped,
+     * so the connection is closed.
+     */
+
+    if (rc == NGX_SESSION_OK && elt.type != NGX_SESSION_RESP_ARRAY) {
         rp->pos += elt.size;
         ngx_session_reply_skip(rp, buf, len, consumed);
     }

@@ -172,6 +172,12 @@ main(void)
                                            STOPS "+extra\r\n") - 1,
        "bytes after the reply: consumed tells");
 
+    /* an array where HGET's scalar belongs must not pass for the hash and
+       the list: the real ones would reach the next request */
+    run(&t, R(PRELUDE "*2\r\n$1\r\na\r\n$1\r\nb\r\n"), "client-a", 0);
+    is_int(t.rc, NGX_SESSION_NOT_OWNER, "an array as the owner: not the owner");
+    ok(!t.rp.skipped, "an array as the owner: the connection is not kept");
+
     run(&t, R(PRELUDE "?garbage\r\n"), "client-a", 0);
     is_int(t.rc, NGX_SESSION_ERROR, "not RESP where the owner is");
     ok(t.rp.not_resp, "as not RESP");
