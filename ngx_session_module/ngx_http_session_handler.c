@@ -157,6 +157,12 @@ ngx_http_session_handler(ngx_http_request_t *r)
     if (r->stream && r->headers_in.chunked) {
         rc = ngx_http_read_client_request_body(r, ngx_http_session_body_read);
 
+        /* nginx's own failure (memory, a temp file) is no refused body */
+
+        if (rc >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+            return ngx_http_session_send_error(r, &ngx_http_session_err_500);
+        }
+
         if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
             return ngx_http_session_send_error(r, &ngx_http_session_err_body);
         }
