@@ -12,6 +12,7 @@
 #include "ngx_http_session_response.h"
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_jwt.h"
+#include "ngx_http_session_metrics.h"
 #include "ngx_session_json.h"
 #include "ngx_session_cache.h"
 
@@ -321,6 +322,8 @@ ngx_http_session_send_found(ngx_http_request_t *r,
                                  &cetag)
            == NGX_SESSION_OK)
     {
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE,
+                                       1);
         body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
         if (body.data == NULL) {
             return NGX_ERROR;
@@ -334,6 +337,12 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_memcpy(etag.data, cetag.data, cetag.len);
 
     } else {
+        if (cache) {
+            ngx_http_session_metrics_cache(r,
+                                           NGX_HTTP_SESSION_METRICS_BODY_CACHE,
+                                           0);
+        }
+
         rc = ngx_http_session_render(r, ctx, &body, &etag);
 
         if (rc == NGX_DECLINED) {

@@ -17,6 +17,7 @@
 #include "ngx_session_jwt.h"
 #include "ngx_http_session_jwt.h"
 #include "ngx_http_session_response.h"
+#include "ngx_http_session_metrics.h"
 
 
 typedef struct {
@@ -253,6 +254,7 @@ ngx_http_session_jwt_handler(ngx_http_request_t *r)
 
     if (rc == NGX_DECLINED) {
         ctx->error = "no token";
+        ngx_http_session_metrics_refusal(r, NGX_SESSION_JWT_MISSING);
         return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
                                          NULL, NULL);
     }
@@ -347,8 +349,8 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error)
 {
     json_t                            *claims;
-    int64_t                            exp;
     ngx_session_jwt_cache_t           *cache;
+    ngx_session_jwt_result_t           res;
     ngx_http_session_jwt_main_conf_t  *jmcf;
 
     *error = NULL;
@@ -357,6 +359,7 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
 
     if (token->len > NGX_SESSION_JWT_MAX_TOKEN) {
         *error = "token too large";
+        ngx_http_session_metrics_refusal(r, NGX_SESSION_JWT_MALFORMED);
         return NULL;
     }
 
@@ -367,6 +370,8 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
         claims = ngx_session_jwt_cache_get(cache, &jcf->policy,
                                            (char *) token->data, token->len,
                                            ngx_time());
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_TOKEN_CACHE,
+                                       claims != NULL);
         if (claims) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "session jwt: cached token");
@@ -374,10 +379,12 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_session_jwt_verify(&jcf->policy, (char *) token->data, token->len,
-                               ngx_time(), &claims, &exp, error)
+    if (ngx_session_jwt_verify2(&jcf->policy, NULL, (char *) token->data,
+                                token->len, ngx_time(), &res)
         != NGX_SESSION_OK)
     {
+        *error = res.error;
+        ngx_http_session_metrics_refusal(r, res.reason);
         if (*error == NULL) {
             *error = "token refused";
         }
@@ -387,10 +394,10 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
 
     if (cache) {
         ngx_session_jwt_cache_put(cache, &jcf->policy, (char *) token->data,
-                                  token->len, exp, claims);
+                                  token->len, res.exp, res.claims);
     }
 
-    return claims;
+    return res.claims;
 }
 
 
@@ -410,6 +417,8 @@ ngx_http_session_jwt_owner_claim(ngx_http_request_t *r,
 
     if (value == NULL || !(json_is_string(value) || json_is_integer(value))) {
         ctx->error = "owner claim missing";
+        ngx_http_session_metrics_refusal(r,
+                                         NGX_HTTP_SESSION_METRICS_OWNER_CLAIM);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "session jwt: token has no usable \"%V\" claim",

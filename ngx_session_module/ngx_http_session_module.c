@@ -10,6 +10,7 @@
 #include "ngx_http_session_handler.h"
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_jwt.h"
+#include "ngx_http_session_metrics.h"
 #include "ngx_session_cache.h"
 
 #include <jansson.h>
@@ -363,6 +364,7 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_session_handler;
+    ngx_http_session_metrics_endpoint(cf);
 
     return NGX_CONF_OK;
 }

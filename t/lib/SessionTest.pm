@@ -418,7 +418,9 @@ sub _fill_in {
 
 sub _nginx_setup {
     my ($snippet, %o) = @_;
-    my $self = bless { %o, port => $o{port} || free_port() }, 'SessionTest::Nginx';
+    my $self = bless { %o, port => $o{port} || free_port(),
+                       workers => $o{workers} || $ENV{TEST_NGINX_WORKERS} || 1 },
+                 'SessionTest::Nginx';
     my $dir = $self->{dir} = tmpdir() . '/nginx-' . ++$SEQ;
     mkdir $dir;
     my $redis_port = $o{redis_port} // ($o{redis} && $o{redis}->port);
@@ -447,7 +449,7 @@ EOS
 @{[ $mod ? "load_module $mod;" : '' ]}
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes $self->{workers};
 @{[ defined $user ? "user $user;" : '' ]}
 pid $dir/nginx.pid;
 error_log $dir/error.log $level;
@@ -520,7 +522,7 @@ sub start_nginx {
         return 'dead' unless _alive($self->{pid});
         my $s = _connect($self->{port}, 1) or return 0;
         close $s;
-        return scalar $self->workers;
+        return $self->workers >= $self->{workers};
     }, $timeout);
     return $self if $up && $up ne 'dead';
     my $why = "nginx did not start:\n" . _slurp("$dir/stderr.log")
@@ -575,13 +577,14 @@ package SessionTest::Nginx {
         return @w;
     }
 
-    # SIGHUP; true once a new worker runs (and the old ones are gone)
+    # SIGHUP; true once all new workers run (and the old ones are gone)
     sub reload {
         my ($s, $timeout) = @_;
         my %old = map { $_ => 1 } $s->workers;
         kill 'HUP', $s->{pid};
         my $ok = SessionTest::wait_for(
-            sub { grep { !$old{$_} } $s->workers }, $timeout);
+            sub { grep({ !$old{$_} } $s->workers) >= $s->{workers} },
+            $timeout);
         SessionTest::wait_for(sub { !grep { $old{$_} } $s->workers }, 5)
             if $ok;
         return $ok ? 1 : 0;
