@@ -18,6 +18,7 @@
 #include "ngx_http_session_jwt.h"
 #include "ngx_http_session_response.h"
 #include "ngx_http_session_metrics.h"
+#include "ngx_http_session_check.h"
 
 
 typedef struct {
@@ -143,11 +144,11 @@ static ngx_command_t  ngx_http_session_jwt_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_jwt_conf_t, leeway),
-      NULL },
+      &ngx_http_session_check_leeway },
 
     { ngx_string("session_jwt_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_session_check_complex_or_off,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_jwt_conf_t, token),
       NULL },
@@ -794,6 +795,10 @@ ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
@@ -825,6 +830,10 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                   *value, path;
     ngx_pool_cleanup_t          *cln;
     ngx_session_keyset_loader_t  loader;
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     value = cf->args->elts;
     path = value[1];
@@ -903,6 +912,10 @@ ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
         return "is duplicate";
     }
 
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
     jcf->algorithms = 0;
 
@@ -937,6 +950,10 @@ ngx_http_session_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (jcf->audiences != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
+    }
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;
