@@ -322,8 +322,11 @@ ngx_http_session_send_found(ngx_http_request_t *r,
                                  &cetag)
            == NGX_SESSION_OK)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session result: body cache hit");
         ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE,
                                        1);
+
         body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
         if (body.data == NULL) {
             return NGX_ERROR;
@@ -338,6 +341,8 @@ ngx_http_session_send_found(ngx_http_request_t *r,
 
     } else {
         if (cache) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session result: body cache miss");
             ngx_http_session_metrics_cache(r,
                                            NGX_HTTP_SESSION_METRICS_BODY_CACHE,
                                            0);
