@@ -3,9 +3,11 @@
  * ngx_http_session_metrics_module: the counters of SPEC 8 and
  * session_result_metrics, which serves them in the Prometheus text format.
  *
- * The counters live in one shared memory zone, laid out as nginx's
- * stub_status keeps its own: no lock.  Each worker adds to the slot of its
- * ngx_worker number with ngx_atomic_fetch_add(), so an old worker still
+ * The counters live in one shared memory zone and take no lock: atomic
+ * additions, as nginx's status module counts connections, but into one
+ * slot per worker, so that workers do not write the same cache lines.
+ * Each worker adds to the slot of its ngx_worker number with
+ * ngx_atomic_fetch_add(), so an old worker still
  * finishing its requests after a reload, which has the number of a new
  * one, adds to the same slot without losing a count; a scrape sums the
  * slots.  The zone has a fixed size, so a reload finds it again (same name,
@@ -119,14 +121,14 @@ static ngx_http_module_t  ngx_http_session_metrics_module_ctx = {
     NULL,                                  /* preconfiguration */
     ngx_http_session_metrics_init,         /* postconfiguration */
 
-    ngx_http_session_metrics_create_main_conf, /* create main configuration */
+    ngx_http_session_metrics_create_main_conf, /* create main conf */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
 
-    ngx_http_session_metrics_create_loc_conf, /* create location configuration */
-    ngx_http_session_metrics_merge_loc_conf /* merge location configuration */
+    ngx_http_session_metrics_create_loc_conf, /* create location conf */
+    ngx_http_session_metrics_merge_loc_conf   /* merge location conf */
 };
 
 
