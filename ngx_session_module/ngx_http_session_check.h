@@ -26,7 +26,7 @@ typedef struct {
 /* session_result_*_timeout: 1ms .. 10m */
 extern ngx_http_session_check_range_t  ngx_http_session_check_timeout;
 
-/* session_result_buffer_size: 1k .. 16m, allocated per request */
+/* session_result_buffer_size: 1k .. 16m, a reply held whole in memory */
 extern ngx_http_session_check_range_t  ngx_http_session_check_buffer_size;
 
 /* session_jwt_leeway: 0 .. 1h */

@@ -93,6 +93,7 @@ static void ngx_http_session_metrics_sum(ngx_shm_zone_t *zone,
 static ngx_http_session_metrics_slot_t *ngx_http_session_metrics_slot(
     ngx_http_request_t *r);
 static uint64_t ngx_http_session_metrics_now(void);
+static ngx_int_t ngx_http_session_metrics_outcome(ngx_uint_t outcome);
 static ngx_int_t ngx_http_session_metrics_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static ngx_int_t ngx_http_session_metrics_init(ngx_conf_t *cf);
@@ -166,7 +167,7 @@ static ngx_http_session_metrics_code_t
 };
 
 
-/* ngx_http_session_outcome_e, from NGX_HTTP_SESSION_FOUND on */
+/* in the order of ngx_http_session_metrics_outcome() */
 static char  *ngx_http_session_metrics_outcomes[NGX_HTTP_SESSION_METRICS_NSTORE]
     = { "found", "not_found", "error", "unavailable", "timeout" };
 
@@ -488,22 +489,22 @@ void
 ngx_http_session_metrics_store_end(ngx_http_request_t *sr, ngx_uint_t outcome)
 {
     uint64_t                          usec;
+    ngx_int_t                         n;
     ngx_uint_t                        i;
     ngx_http_session_metrics_ctx_t   *ctx;
     ngx_http_session_metrics_slot_t  *slot;
 
+    n = ngx_http_session_metrics_outcome(outcome);
+
     /* a read the client gave up on, or one that never reached the store */
 
-    if (outcome < NGX_HTTP_SESSION_FOUND
-        || outcome > NGX_HTTP_SESSION_STORE_TIMEOUT)
-    {
+    if (n == NGX_DECLINED) {
         return;
     }
 
     slot = ngx_http_session_metrics_slot(sr);
 
-    (void) ngx_atomic_fetch_add(&slot->store[outcome - NGX_HTTP_SESSION_FOUND],
-                                1);
+    (void) ngx_atomic_fetch_add(&slot->store[n], 1);
 
     ctx = ngx_http_get_module_ctx(sr, ngx_http_session_metrics_module);
 
@@ -521,6 +522,34 @@ ngx_http_session_metrics_store_end(ngx_http_request_t *sr, ngx_uint_t outcome)
 
     (void) ngx_atomic_fetch_add(&slot->store_buckets[i], 1);
     (void) ngx_atomic_fetch_add(&slot->store_usec, (ngx_atomic_int_t) usec);
+}
+
+
+/* the index of an outcome's label; NGX_DECLINED: not counted */
+
+static ngx_int_t
+ngx_http_session_metrics_outcome(ngx_uint_t outcome)
+{
+    switch (outcome) {
+
+    case NGX_HTTP_SESSION_FOUND:
+        return 0;
+
+    case NGX_HTTP_SESSION_NOT_FOUND:
+        return 1;
+
+    case NGX_HTTP_SESSION_STORE_ERROR:
+        return 2;
+
+    case NGX_HTTP_SESSION_STORE_UNAVAILABLE:
+        return 3;
+
+    case NGX_HTTP_SESSION_STORE_TIMEOUT:
+        return 4;
+
+    default: /* NGX_HTTP_SESSION_PENDING, NGX_HTTP_SESSION_INTERNAL_ERROR */
+        return NGX_DECLINED;
+    }
 }
 
 
