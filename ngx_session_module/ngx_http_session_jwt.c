@@ -17,6 +17,8 @@
 #include "ngx_session_jwt.h"
 #include "ngx_http_session_jwt.h"
 #include "ngx_http_session_response.h"
+#include "ngx_http_session_metrics.h"
+#include "ngx_http_session_check.h"
 
 
 typedef struct {
@@ -142,11 +144,11 @@ static ngx_command_t  ngx_http_session_jwt_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_jwt_conf_t, leeway),
-      NULL },
+      &ngx_http_session_check_leeway },
 
     { ngx_string("session_jwt_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_session_check_complex_or_off,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_jwt_conf_t, token),
       NULL },
@@ -253,6 +255,7 @@ ngx_http_session_jwt_handler(ngx_http_request_t *r)
 
     if (rc == NGX_DECLINED) {
         ctx->error = "no token";
+        ngx_http_session_metrics_refusal(r, NGX_SESSION_JWT_MISSING);
         return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
                                          NULL, NULL);
     }
@@ -347,8 +350,8 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error)
 {
     json_t                            *claims;
-    int64_t                            exp;
     ngx_session_jwt_cache_t           *cache;
+    ngx_session_jwt_result_t           res;
     ngx_http_session_jwt_main_conf_t  *jmcf;
 
     *error = NULL;
@@ -357,6 +360,7 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
 
     if (token->len > NGX_SESSION_JWT_MAX_TOKEN) {
         *error = "token too large";
+        ngx_http_session_metrics_refusal(r, NGX_SESSION_JWT_MALFORMED);
         return NULL;
     }
 
@@ -367,6 +371,8 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
         claims = ngx_session_jwt_cache_get(cache, &jcf->policy,
                                            (char *) token->data, token->len,
                                            ngx_time());
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_TOKEN_CACHE,
+                                       claims != NULL);
         if (claims) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "session jwt: cached token");
@@ -374,10 +380,12 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
         }
     }
 
-    if (ngx_session_jwt_verify(&jcf->policy, (char *) token->data, token->len,
-                               ngx_time(), &claims, &exp, error)
+    if (ngx_session_jwt_verify2(&jcf->policy, NULL, (char *) token->data,
+                                token->len, ngx_time(), &res)
         != NGX_SESSION_OK)
     {
+        *error = res.error;
+        ngx_http_session_metrics_refusal(r, res.reason);
         if (*error == NULL) {
             *error = "token refused";
         }
@@ -387,10 +395,10 @@ ngx_http_session_jwt_verify(ngx_http_request_t *r,
 
     if (cache) {
         ngx_session_jwt_cache_put(cache, &jcf->policy, (char *) token->data,
-                                  token->len, exp, claims);
+                                  token->len, res.exp, res.claims);
     }
 
-    return claims;
+    return res.claims;
 }
 
 
@@ -410,6 +418,8 @@ ngx_http_session_jwt_owner_claim(ngx_http_request_t *r,
 
     if (value == NULL || !(json_is_string(value) || json_is_integer(value))) {
         ctx->error = "owner claim missing";
+        ngx_http_session_metrics_refusal(r,
+                                         NGX_HTTP_SESSION_METRICS_OWNER_CLAIM);
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "session jwt: token has no usable \"%V\" claim",
@@ -785,6 +795,10 @@ ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "is duplicate";
     }
 
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "off") == 0) {
@@ -816,6 +830,10 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                   *value, path;
     ngx_pool_cleanup_t          *cln;
     ngx_session_keyset_loader_t  loader;
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     value = cf->args->elts;
     path = value[1];
@@ -894,6 +912,10 @@ ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
         return "is duplicate";
     }
 
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
     jcf->algorithms = 0;
 
@@ -928,6 +950,10 @@ ngx_http_session_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (jcf->audiences != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
+    }
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;
