@@ -269,6 +269,7 @@ ngx_http_session_owner_matches(ngx_http_request_t *r,
 
     if (claim == NULL
         || owner->data == NULL
+        || owner->len == 0              /* an empty owner never matches */
         || owner->len != claim->len
         || ngx_memcmp(owner->data, claim->data, owner->len) != 0)
     {
