@@ -317,6 +317,11 @@ ngx_http_session_jwt_keys_done(ngx_http_request_t *sr, void *data,
     const char                   *why;
     ngx_http_session_jwt_keys_t  *src;
 
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "session jwt: key request done, rc %i, status %ui, %s",
+                   rc, sr->headers_out.status,
+                   fetch->done ? "again" : "first");
+
     if (fetch->done) {
         return rc;
     }
@@ -329,7 +334,12 @@ ngx_http_session_jwt_keys_done(ngx_http_request_t *sr, void *data,
     body = NULL;
     len = 0;
 
-    if (rc == NGX_ERROR) {
+    if (rc == NGX_ERROR || sr->connection->error) {
+        /*
+         * A reply larger than subrequest_output_buffer_size fails in a
+         * body filter, which marks the client's connection in error: that
+         * request ends with it, the parked ones are answered below.
+         */
         why = "the reply could not be read whole "
               "(larger than subrequest_output_buffer_size?)";
 
