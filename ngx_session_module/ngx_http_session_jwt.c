@@ -128,6 +128,7 @@ static char *ngx_http_session_jwt_algorithms(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_session_jwt_audience(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_session_jwt_names(ngx_conf_t *cf, ngx_array_t **names);
 static char *ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -818,9 +819,12 @@ ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
 {
     ngx_str_t *name = (ngx_str_t *) data;
 
-    return ngx_http_session_jwt_claim_value(r, v,
-                                 name->data + sizeof("session_jwt_claim_") - 1,
-                                 name->len - (sizeof("session_jwt_claim_") - 1));
+    size_t  n;
+
+    n = sizeof("session_jwt_claim_") - 1;
+
+    return ngx_http_session_jwt_claim_value(r, v, name->data + n,
+                                            name->len - n);
 }
 
 
@@ -1311,33 +1315,42 @@ ngx_http_session_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_jwt_conf_t *jcf = conf;
 
-    ngx_str_t   *value, *aud;
+    return ngx_http_session_jwt_names(cf, &jcf->audiences);
+}
+
+
+/* a list directive, "name ... | off": its arguments, or NULL for "off" */
+
+static char *
+ngx_http_session_jwt_names(ngx_conf_t *cf, ngx_array_t **names)
+{
+    ngx_str_t   *value, *name;
     ngx_uint_t   i;
 
-    if (jcf->audiences != NGX_CONF_UNSET_PTR) {
+    if (*names != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        jcf->audiences = NULL;
+        *names = NULL;
         return NGX_CONF_OK;
     }
 
-    jcf->audiences = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                           sizeof(ngx_str_t));
-    if (jcf->audiences == NULL) {
+    *names = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                              sizeof(ngx_str_t));
+    if (*names == NULL) {
         return NGX_CONF_ERROR;
     }
 
     for (i = 1; i < cf->args->nelts; i++) {
-        aud = ngx_array_push(jcf->audiences);
-        if (aud == NULL) {
+        name = ngx_array_push(*names);
+        if (name == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        *aud = value[i];
+        *name = value[i];
     }
 
     return NGX_CONF_OK;
@@ -1454,49 +1467,34 @@ ngx_http_session_jwt_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_jwt_conf_t *jcf = conf;
 
+    char        *rv;
     u_char      *p;
-    ngx_str_t   *value, *scope;
+    ngx_str_t   *scope;
     ngx_uint_t   i;
 
-    if (jcf->scopes != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
+    rv = ngx_http_session_jwt_names(cf, &jcf->scopes);
+
+    if (rv != NGX_CONF_OK || jcf->scopes == NULL) {
+        return rv;
     }
 
-    value = cf->args->elts;
+    scope = jcf->scopes->elts;
 
-    if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        jcf->scopes = NULL;
-        return NGX_CONF_OK;
-    }
+    for (i = 0; i < jcf->scopes->nelts; i++) {
 
-    jcf->scopes = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                   sizeof(ngx_str_t));
-    if (jcf->scopes == NULL) {
-        return NGX_CONF_ERROR;
-    }
+        if (scope[i].len == 0) {
+            return "takes non-empty scopes";
+        }
 
-    for (i = 1; i < cf->args->nelts; i++) {
-
-        for (p = value[i].data; p < value[i].data + value[i].len; p++) {
+        for (p = scope[i].data; p < scope[i].data + scope[i].len; p++) {
             if (*p <= 0x20 || *p == '"' || *p == '\\' || *p >= 0x7f) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid scope \"%V\": a scope is "
                                    "printable ASCII without space, quote "
-                                   "or backslash", &value[i]);
+                                   "or backslash", &scope[i]);
                 return NGX_CONF_ERROR;
             }
         }
-
-        if (value[i].len == 0) {
-            return "takes non-empty scopes";
-        }
-
-        scope = ngx_array_push(jcf->scopes);
-        if (scope == NULL) {
-            return NGX_CONF_ERROR;
-        }
-
-        *scope = value[i];
     }
 
     return NGX_CONF_OK;

@@ -69,7 +69,9 @@ my $ngx = start_nginx(<<'EOF', vars => { IDP => $idp->url, SLOW => $slow->url },
         }
         location /r/ {
             session_jwt api;
-            rewrite ^ /m/ last;
+            # an internal redirect without a regex (nginx 1.22 leaks a
+            # pcre2 context per regex under valgrind)
+            try_files /nonexistent /m/;
         }
         location /m/ {
             session_jwt api;
@@ -175,7 +177,7 @@ subtest 'map, if and set in the location see the claims' => sub {
 
 subtest 'an internal redirect keeps the verdict' => sub {
     my $r = get('/r/', tok(sub => 'redirected'));
-    is $r->{status}, 200, '200 after rewrite ... last';
+    is $r->{status}, 200, '200 after an internal redirect';
     is $r->{body}, "m\n", 'the new location answered';
     is $r->{headers}{'x-sub'}, 'redirected', 'claims after the redirect';
     is get('/r/')->{status}, 401, 'no token: 401 after the redirect';
