@@ -78,6 +78,8 @@ static void ngx_http_session_jwt_keys_update(ngx_http_session_jwt_keys_t *src,
     size_t len);
 static void ngx_http_session_jwt_keys_warn(void *data, const char *msg);
 static void ngx_http_session_jwt_keys_abandon(void *data);
+static void ngx_http_session_jwt_keys_abandoned(
+    ngx_http_session_jwt_fetch_t *fetch);
 static ngx_int_t ngx_http_session_jwt_keys_wait(ngx_http_request_t *r,
     ngx_http_session_jwt_keys_t *src);
 static void ngx_http_session_jwt_keys_wake(ngx_http_session_jwt_keys_t *src);
@@ -329,6 +331,14 @@ ngx_http_session_jwt_keys_done(ngx_http_request_t *sr, void *data,
     fetch->done = 1;
     src = fetch->src;
 
+    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST
+        || rc == NGX_HTTP_REQUEST_TIME_OUT)
+    {
+        /* the client went away, not the provider: no verdict on it */
+        ngx_http_session_jwt_keys_abandoned(fetch);
+        return rc;
+    }
+
     status = sr->headers_out.status;
     why = NULL;
     body = NULL;
@@ -477,6 +487,17 @@ ngx_http_session_jwt_keys_abandon(void *data)
     if (fetch->done) {
         return;
     }
+
+    ngx_http_session_jwt_keys_abandoned(fetch);
+}
+
+
+static void
+ngx_http_session_jwt_keys_abandoned(ngx_http_session_jwt_fetch_t *fetch)
+{
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "session jwt: key request \"%V\" abandoned",
+                   &fetch->src->uri);
 
     fetch->done = 1;
 

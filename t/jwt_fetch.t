@@ -329,6 +329,23 @@ subtest 'a waiting client that goes away' => sub {
     error_log_clean($ngx);
 };
 
+subtest 'the client whose request fetches goes away' => sub {
+    my $idp = start_jwks(keys => jwks_json($k1), delay => 800);
+    my $ngx = fetching_nginx($idp);
+    my $fetcher = send_get($ngx, $k1->token);
+    ok $idp->wait_fetches(1, 3), 'a fetch is under way';
+    my $waiter = send_get($ngx, $k1->token);
+    sleep 0.2;
+    $fetcher->close;
+    my $r = $waiter->read_response;
+    is $r->{status}, 200, 'the parked request: 200' or diag $r->{raw};
+    unlike $ngx->error_log, qr/key request "\/_jwks" failed/,
+        'a client gone is no failure of the provider';
+    is get($ngx, $k1->token)->{status}, 200, 'and the next';
+    $ngx->stop;
+    error_log_clean($ngx);
+};
+
 subtest 'configuration' => sub {
     my ($rc, $out) = nginx_t(<<'EOF');
         location / { session_jwt api; }
