@@ -191,6 +191,11 @@ ngx_http_session_jwt_keys_get(ngx_http_request_t *r,
             return NGX_OK;
         }
 
+        if (unknown_kid) {
+            /* joining the fetch in flight counts as the kid's refetch */
+            src->kid_refetch = ngx_time();
+        }
+
         return ngx_http_session_jwt_keys_wait(r, src);
     }
 
