@@ -26,7 +26,7 @@ FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined \
 FUZZ_TIME  ?= 60
 FUZZERS    := resp json syntax keys token
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
-              $(BUILD)/unit/test_cache
+              $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner
 
 .PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
 
@@ -51,6 +51,11 @@ $(MODULE): $(NGX_BUILD)/objs/Makefile $(SOURCES)
 	mv -f $@.tmp $@
 
 $(BUILD)/unit/test_resp: t/unit/test_resp.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
+	    ngx_session_module/ngx_session_data.c
+
+$(BUILD)/unit/test_owner: t/unit/test_owner.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
 	    ngx_session_module/ngx_session_data.c

@@ -42,8 +42,12 @@ static ngx_int_t ngx_http_session_make_etag(ngx_http_request_t *r,
     ngx_str_t *body, ngx_str_t *etag);
 static ngx_int_t ngx_http_session_set_etag(ngx_http_request_t *r,
     ngx_str_t *etag);
-static ngx_int_t ngx_http_session_owner_matches(ngx_http_request_t *r,
+static ngx_int_t ngx_http_session_read(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
+#if (NGX_HTTP_V2)
+static void ngx_http_session_body_read(ngx_http_request_t *r);
+#endif
+static ngx_uint_t ngx_http_session_printable(ngx_session_str_t *s);
 static ngx_http_session_ctx_t *ngx_http_session_get_ctx(
     ngx_http_request_t *r);
 
@@ -77,6 +81,10 @@ static ngx_http_session_error_t  ngx_http_session_err_504 =
 static ngx_str_t  ngx_http_session_etag = ngx_string("ETag");
 
 
+/* the longest stored value a variable shows */
+#define NGX_HTTP_SESSION_VAR_MAX  64
+
+
 /*
  * The method, in the access phase before the token (SPEC 3: 405 before
  * 401): this module's handler runs before ngx_http_session_jwt_module's,
@@ -106,8 +114,10 @@ ngx_http_session_access_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_session_handler(ngx_http_request_t *r)
 {
-    ngx_http_session_ctx_t       *ctx;
-    ngx_http_session_loc_conf_t  *slcf;
+#if (NGX_HTTP_V2)
+    ngx_int_t                rc;
+#endif
+    ngx_http_session_ctx_t  *ctx;
 
     if (r != r->main) {
         /*
@@ -135,14 +145,87 @@ ngx_http_session_handler(ngx_http_request_t *r)
      * store is read would be read by nobody: refuse it, as HTTP allows.
      */
 
+#if (NGX_HTTP_V2)
+
+    /*
+     * HTTP/2 marks "chunked" every request whose HEADERS frame lacks
+     * END_STREAM and that has no content-length: whether a body comes is
+     * known only at END_STREAM.  Read it (nginx bounds it by
+     * client_max_body_size) and decide then: an empty DATA frame is no body.
+     */
+
+    if (r->stream && r->headers_in.chunked) {
+        rc = ngx_http_read_client_request_body(r, ngx_http_session_body_read);
+
+        if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+            return ngx_http_session_send_error(r, &ngx_http_session_err_body);
+        }
+
+        return NGX_DONE;
+    }
+
+#endif
+
     if (r->headers_in.content_length_n > 0 || r->headers_in.chunked) {
         return ngx_http_session_send_error(r, &ngx_http_session_err_body);
     }
 
+    return ngx_http_session_read(r, ctx);
+}
+
+
+#if (NGX_HTTP_V2)
+
+/* the whole body has been read: nginx has set content_length_n to its size */
+
+static void
+ngx_http_session_body_read(ngx_http_request_t *r)
+{
+    ngx_http_session_ctx_t  *ctx;
+
+    if (r->headers_in.content_length_n > 0) {
+        ngx_http_finalize_request(r,
+            ngx_http_session_send_error(r, &ngx_http_session_err_body));
+        return;
+    }
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
+
+    ngx_http_finalize_request(r, ngx_http_session_read(r, ctx));
+}
+
+#endif
+
+
+/*
+ * With an owner claim the store is asked for the session of this caller's
+ * owner value only: ownership is decided there, before the data is read.
+ */
+
+static ngx_int_t
+ngx_http_session_read(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
+{
+    ngx_str_t                    *owner;
+    ngx_http_session_loc_conf_t  *slcf;
+
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
 
+    owner = NULL;
+
+    if (slcf->owner_claim.len) {
+        owner = ngx_http_session_jwt_owner(r);
+
+        if (owner == NULL) {
+            /* the access phase lets no such request through: fail closed */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "session result: no owner value for this request");
+            ctx->outcome = NGX_HTTP_SESSION_NOT_FOUND;
+            return ngx_http_session_send_error(r, &ngx_http_session_err_404);
+        }
+    }
+
     return ngx_http_session_store_read(r, &slcf->store, &ctx->request_id,
-                                       ngx_http_session_stored, ctx);
+                                       owner, ngx_http_session_stored, ctx);
 }
 
 
@@ -208,12 +291,7 @@ ngx_http_session_respond(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_module);
 
-    if (ctx->outcome == NGX_HTTP_SESSION_FOUND
-        && !ngx_http_session_owner_matches(r, ctx))
-    {
-        /* another tenant's session is, to this caller, no session */
-        ctx->outcome = NGX_HTTP_SESSION_NOT_FOUND;
-    }
+    /* another tenant's session came back as NOT_FOUND: no session to it */
 
     switch (ctx->outcome) {
 
@@ -245,40 +323,6 @@ ngx_http_session_respond(ngx_http_request_t *r)
     rc = ngx_http_session_send_error(r, err);
 
     ngx_http_finalize_request(r, rc);
-}
-
-
-/* byte for byte (SPEC 3.2); fails closed when no owner was established */
-
-static ngx_int_t
-ngx_http_session_owner_matches(ngx_http_request_t *r,
-    ngx_http_session_ctx_t *ctx)
-{
-    ngx_str_t                    *claim;
-    ngx_session_str_t            *owner;
-    ngx_http_session_loc_conf_t  *slcf;
-
-    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
-
-    if (slcf->owner_claim.len == 0) {
-        return 1;
-    }
-
-    owner = &ctx->stored->data->fields[NGX_SESSION_OWNER];
-    claim = ngx_http_session_jwt_owner(r);
-
-    if (claim == NULL
-        || owner->data == NULL
-        || owner->len == 0              /* an empty owner never matches */
-        || owner->len != claim->len
-        || ngx_memcmp(owner->data, claim->data, owner->len) != 0)
-    {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "session result: owner does not match");
-        return 0;
-    }
-
-    return 1;
 }
 
 
@@ -322,6 +366,9 @@ ngx_http_session_send_found(ngx_http_request_t *r,
                                  &cetag)
            == NGX_SESSION_OK)
     {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session result: body cache hit");
+
         body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
         if (body.data == NULL) {
             return NGX_ERROR;
@@ -335,6 +382,11 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_memcpy(etag.data, cetag.data, cetag.len);
 
     } else {
+        if (cache) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session result: body cache miss");
+        }
+
         rc = ngx_http_session_render(r, ctx, &body, &etag);
 
         if (rc == NGX_DECLINED) {
@@ -535,11 +587,41 @@ ngx_http_session_status_variable(ngx_http_request_t *r,
 
     status = &ctx->stored->data->fields[NGX_SESSION_STATUS];
 
-    v->len = status->data ? status->len : 0;
+    /* stored bytes go into headers and logs: short printable text only */
+    if (!ngx_http_session_printable(status)) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = status->len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = (u_char *) status->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * 1 to NGX_HTTP_SESSION_VAR_MAX bytes of printable ASCII (0x20-0x7e): no
+ * CR or LF to split a header with, no control bytes for a log.
+ */
+
+static ngx_uint_t
+ngx_http_session_printable(ngx_session_str_t *s)
+{
+    size_t  i;
+
+    if (s->data == NULL || s->len == 0 || s->len > NGX_HTTP_SESSION_VAR_MAX) {
+        return 0;
+    }
+
+    for (i = 0; i < s->len; i++) {
+        if (s->data[i] < 0x20 || s->data[i] > 0x7e) {
+            return 0;
+        }
+    }
+
+    return 1;
 }

@@ -72,7 +72,23 @@ static ngx_command_t  ngx_http_session_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_session_loc_conf_t, store.upstream.buffer_size),
+      offsetof(ngx_http_session_loc_conf_t, store.reply_max),
+      NULL },
+
+    { ngx_string("session_result_next_upstream_tries"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t,
+               store.upstream.next_upstream_tries),
+      NULL },
+
+    { ngx_string("session_result_next_upstream_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t,
+               store.upstream.next_upstream_timeout),
       NULL },
 
     { ngx_string("session_result_pretty"),
@@ -300,13 +316,28 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_session_loc_conf_t *prev = parent;
     ngx_http_session_loc_conf_t *conf = child;
 
-    ngx_http_session_store_merge_conf(&prev->store, &conf->store);
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /*
+     * An "if" or "limit_except" block inside the endpoint's location
+     * (noname) is the request's conf when it applies: the method check,
+     * the handler and the store read there need the endpoint's store.
+     */
+
+    ngx_http_session_store_merge_conf(&prev->store, &conf->store,
+                                      clcf->noname);
+
+    if (clcf->lmt_excpt && clcf->handler == NULL
+        && conf->store.upstream.upstream)
+    {
+        clcf->handler = ngx_http_session_handler;
+    }
 
     ngx_conf_merge_value(conf->pretty, prev->pretty, 0);
 
     ngx_conf_merge_str_value(conf->owner_claim, prev->owner_claim, "");
-
-    /* the endpoint itself is not inherited: only where it is named */
 
     if (conf->store.upstream.upstream
         && conf->owner_claim.len

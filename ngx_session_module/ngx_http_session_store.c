@@ -22,6 +22,7 @@
 typedef struct {
     ngx_http_session_store_conf_t   *conf;
     ngx_str_t                        id;
+    ngx_str_t                        owner;  /* .data NULL: not checked */
 
     ngx_http_session_store_done_pt   done;
     void                            *data;
@@ -47,6 +48,8 @@ static ngx_http_session_outcome_e ngx_http_session_failure(
     ngx_http_session_store_read_t *rd, ngx_int_t rc);
 
 static ngx_int_t ngx_http_session_redis_create_request(ngx_http_request_t *r);
+static u_char *ngx_http_session_redis_key(u_char *p, const char *cmd,
+    size_t len, ngx_http_session_store_read_t *rd, size_t key_len);
 static ngx_int_t ngx_http_session_redis_reinit_request(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_redis_process_header(ngx_http_request_t *r);
 static void ngx_http_session_redis_abort_request(ngx_http_request_t *r);
@@ -54,6 +57,10 @@ static void ngx_http_session_redis_finalize_request(ngx_http_request_t *r,
     ngx_int_t rc);
 static void ngx_http_session_reply_start(ngx_http_request_t *r,
     ngx_http_session_store_read_t *rd);
+static ngx_int_t ngx_http_session_reply_grow(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd);
+static ngx_int_t ngx_http_session_reply_not_owner(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd, size_t consumed, size_t len);
 static ngx_int_t ngx_http_session_reply_refused(ngx_http_request_t *r,
     ngx_http_session_store_read_t *rd);
 static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
@@ -62,10 +69,14 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 
 /*
  * MULTI / HGETALL P{ID} / LRANGE P{ID}:stops 0 -1 / EXEC, pipelined: one
- * write, and a snapshot of both keys.
+ * write, and a snapshot of both keys.  When an owner is required, HGET
+ * P{ID} owner comes first in the transaction: its reply arrives before any
+ * of the session's data, so ownership is decided before anything else.
  */
 
 #define NGX_HTTP_SESSION_MULTI   "*1\r\n$5\r\nMULTI\r\n"
+#define NGX_HTTP_SESSION_HGET    "*3\r\n$4\r\nHGET\r\n"
+#define NGX_HTTP_SESSION_OWNER   "$5\r\nowner\r\n"
 #define NGX_HTTP_SESSION_HGETALL "*2\r\n$7\r\nHGETALL\r\n"
 #define NGX_HTTP_SESSION_LRANGE  "*4\r\n$6\r\nLRANGE\r\n"
 #define NGX_HTTP_SESSION_RANGE   "$1\r\n0\r\n$2\r\n-1\r\n"
@@ -73,9 +84,16 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 #define NGX_HTTP_SESSION_STOPS   ":stops"
 
 
+/*
+ * The first read buffer: a typical reply (1-2 KB) fits; a larger one grows
+ * it, doubling, up to session_result_buffer_size.
+ */
+#define NGX_HTTP_SESSION_READ_SIZE  4096
+
+
 ngx_int_t
 ngx_http_session_store_read(ngx_http_request_t *r,
-    ngx_http_session_store_conf_t *conf, ngx_str_t *id,
+    ngx_http_session_store_conf_t *conf, ngx_str_t *id, ngx_str_t *owner,
     ngx_http_session_store_done_pt done, void *data)
 {
     ngx_http_request_t             *sr;
@@ -90,6 +108,11 @@ ngx_http_session_store_read(ngx_http_request_t *r,
     rd->conf = conf;
     rd->id = *id;
     rd->done = done;
+
+    if (owner) {
+        rd->owner = *owner;
+    }
+
     rd->data = data;
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
@@ -239,9 +262,12 @@ static void
 ngx_http_session_reply_start(ngx_http_request_t *r,
     ngx_http_session_store_read_t *rd)
 {
-    ngx_session_reply_init(&rd->reply, &rd->session,
-                           rd->conf->upstream.buffer_size,
+    ngx_session_reply_init(&rd->reply, &rd->session, rd->conf->reply_max,
                            ngx_http_session_palloc, r->pool);
+
+    if (rd->owner.data) {
+        ngx_session_reply_owner(&rd->reply, rd->owner.data, rd->owner.len);
+    }
 }
 
 
@@ -260,6 +286,9 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
     key_len = rd->conf->key_prefix.len + 1 + rd->id.len + 1;
 
     len = sizeof(NGX_HTTP_SESSION_MULTI) - 1
+          + sizeof(NGX_HTTP_SESSION_HGET) - 1
+          + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
+          + sizeof(NGX_HTTP_SESSION_OWNER) - 1
           + sizeof(NGX_HTTP_SESSION_HGETALL) - 1
           + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
           + sizeof(NGX_HTTP_SESSION_LRANGE) - 1
@@ -276,10 +305,17 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
     p = ngx_cpymem(b->last, NGX_HTTP_SESSION_MULTI,
                    sizeof(NGX_HTTP_SESSION_MULTI) - 1);
 
-    p = ngx_cpymem(p, NGX_HTTP_SESSION_HGETALL,
-                   sizeof(NGX_HTTP_SESSION_HGETALL) - 1);
-    p = ngx_sprintf(p, "$%uz\r\n%V{%V}\r\n",
-                    key_len, &rd->conf->key_prefix, &rd->id);
+    if (rd->owner.data) {
+        p = ngx_http_session_redis_key(p, NGX_HTTP_SESSION_HGET,
+                                       sizeof(NGX_HTTP_SESSION_HGET) - 1,
+                                       rd, key_len);
+        p = ngx_cpymem(p, NGX_HTTP_SESSION_OWNER,
+                       sizeof(NGX_HTTP_SESSION_OWNER) - 1);
+    }
+
+    p = ngx_http_session_redis_key(p, NGX_HTTP_SESSION_HGETALL,
+                                   sizeof(NGX_HTTP_SESSION_HGETALL) - 1,
+                                   rd, key_len);
 
     p = ngx_cpymem(p, NGX_HTTP_SESSION_LRANGE,
                    sizeof(NGX_HTTP_SESSION_LRANGE) - 1);
@@ -310,6 +346,19 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
 }
 
 
+/* a command's head, then the key P{ID} as its first argument */
+
+static u_char *
+ngx_http_session_redis_key(u_char *p, const char *cmd, size_t len,
+    ngx_http_session_store_read_t *rd, size_t key_len)
+{
+    p = ngx_cpymem(p, cmd, len);
+
+    return ngx_sprintf(p, "$%uz\r\n%V{%V}\r\n",
+                       key_len, &rd->conf->key_prefix, &rd->id);
+}
+
+
 /* nginx moves on to the next server: start the reply over */
 
 static ngx_int_t
@@ -327,7 +376,8 @@ ngx_http_session_redis_reinit_request(ngx_http_request_t *r)
 
 /*
  * The reply is parsed as it arrives; nginx accumulates it in u->buffer, whose
- * pos stays at its start until the reply is complete.  What the store says
+ * pos stays at its start until the reply is complete, and which is replaced
+ * by a larger one here when it is full.  What the store says
  * about this session (an error reply, a value too large, an unexpected
  * shape) ends this request with 502 but does not count against the server:
  * one bad record must not take every server out of the upstream group.
@@ -355,6 +405,11 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
             return NGX_AGAIN;
         }
 
+        if ((size_t) (u->buffer.end - u->buffer.start) < rd->conf->reply_max)
+        {
+            return ngx_http_session_reply_grow(r, rd);
+        }
+
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "store reply for \"%V{%V}\" is larger than "
                       "session_result_buffer_size",
@@ -362,6 +417,10 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
 
         return ngx_http_session_reply_done(r, rd,
                                            NGX_HTTP_SESSION_STORE_ERROR);
+    }
+
+    if (rc == NGX_SESSION_NOT_OWNER) {
+        return ngx_http_session_reply_not_owner(r, rd, consumed, len);
     }
 
     if (rc == NGX_SESSION_ERROR) {
@@ -388,6 +447,77 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
                                        rd->session.hash_len
                                        ? NGX_HTTP_SESSION_FOUND
                                        : NGX_HTTP_SESSION_NOT_FOUND);
+}
+
+
+/*
+ * The read buffer is full and the reply goes on: a buffer twice the size
+ * (at most session_result_buffer_size) takes the bytes read so far, and the
+ * strings decoded from them follow.  nginx reads on into the new space.
+ */
+
+static ngx_int_t
+ngx_http_session_reply_grow(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd)
+{
+    size_t                size, used;
+    u_char               *p;
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    size = u->buffer.end - u->buffer.start;
+    size = (size > rd->conf->reply_max / 2) ? rd->conf->reply_max : 2 * size;
+    used = u->buffer.last - u->buffer.start;
+
+    p = ngx_palloc(r->pool, size);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(p, u->buffer.start, used);
+    ngx_session_reply_moved(&rd->reply, u->buffer.start, p);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "session result: store read buffer grown to %uz", size);
+
+    /* a large allocation of the pool: given back now, not at the end */
+    ngx_pfree(r->pool, u->buffer.start);
+
+    u->buffer.start = p;
+    u->buffer.pos = p;
+    u->buffer.last = p + used;
+    u->buffer.end = p + size;
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Another owner's session is, to this caller, no session: the same outcome
+ * as an unknown id.  Its data was neither stored nor decoded, and no more
+ * of it is read.  The connection is kept when the reply ended within the
+ * bytes already received (an unknown id, a small session); else it is
+ * closed, as reading the rest would cost time that depends on the other
+ * session's size.
+ */
+
+static ngx_int_t
+ngx_http_session_reply_not_owner(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd, size_t consumed, size_t len)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    u->keepalive = (rd->reply.skipped && consumed == len);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "session result: not the owner's session, "
+                   "rest of the reply skipped, keepalive %d",
+                   (int) u->keepalive);
+
+    return ngx_http_session_reply_done(r, rd, NGX_HTTP_SESSION_NOT_FOUND);
 }
 
 
@@ -513,7 +643,9 @@ ngx_http_session_store_create_conf(ngx_http_session_store_conf_t *conf)
     conf->upstream.connect_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream.send_timeout = NGX_CONF_UNSET_MSEC;
     conf->upstream.read_timeout = NGX_CONF_UNSET_MSEC;
-    conf->upstream.buffer_size = NGX_CONF_UNSET_SIZE;
+    conf->reply_max = NGX_CONF_UNSET_SIZE;
+    conf->upstream.next_upstream_tries = NGX_CONF_UNSET_UINT;
+    conf->upstream.next_upstream_timeout = NGX_CONF_UNSET_MSEC;
 
     /*
      * Fixed upstream settings: the reply is parsed whole in memory and
@@ -526,8 +658,6 @@ ngx_http_session_store_create_conf(ngx_http_session_store_conf_t *conf)
     conf->upstream.next_upstream = NGX_CONF_BITMASK_SET
                                    |NGX_HTTP_UPSTREAM_FT_ERROR
                                    |NGX_HTTP_UPSTREAM_FT_TIMEOUT;
-    conf->upstream.next_upstream_tries = 0;
-    conf->upstream.next_upstream_timeout = 0;
     conf->upstream.buffering = 0;
     conf->upstream.ignore_client_abort = 0;
     conf->upstream.intercept_errors = 0;
@@ -537,9 +667,15 @@ ngx_http_session_store_create_conf(ngx_http_session_store_conf_t *conf)
 }
 
 
+/*
+ * inner: the conf of an "if" or "limit_except" block inside the location,
+ * which nginx uses for the request when the block applies: it reads the
+ * store of the location around it.
+ */
+
 void
 ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,
-    ngx_http_session_store_conf_t *conf)
+    ngx_http_session_store_conf_t *conf, ngx_uint_t inner)
 {
     ngx_conf_merge_msec_value(conf->upstream.connect_timeout,
                               prev->upstream.connect_timeout, 1000);
@@ -550,12 +686,24 @@ ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,
     ngx_conf_merge_msec_value(conf->upstream.read_timeout,
                               prev->upstream.read_timeout, 1000);
 
-    ngx_conf_merge_size_value(conf->upstream.buffer_size,
-                              prev->upstream.buffer_size, 64 * 1024);
+    ngx_conf_merge_size_value(conf->reply_max, prev->reply_max, 64 * 1024);
+
+    conf->upstream.buffer_size = ngx_min(conf->reply_max,
+                                         NGX_HTTP_SESSION_READ_SIZE);
+
+    ngx_conf_merge_uint_value(conf->upstream.next_upstream_tries,
+                              prev->upstream.next_upstream_tries, 0);
+
+    ngx_conf_merge_msec_value(conf->upstream.next_upstream_timeout,
+                              prev->upstream.next_upstream_timeout, 0);
 
     ngx_conf_merge_str_value(conf->key_prefix, prev->key_prefix, "session:");
 
-    /* the server itself is not inherited: only where it is named */
+    /* the server is not inherited by locations, only where it is named */
+
+    if (inner && conf->upstream.upstream == NULL) {
+        conf->upstream.upstream = prev->upstream.upstream;
+    }
 }
 
 

@@ -18,7 +18,9 @@
 
 /* the store's part of a location's configuration */
 typedef struct {
-    ngx_http_upstream_conf_t         upstream;  /* .upstream set: store on */
+    ngx_http_upstream_conf_t         upstream;  /* .upstream set: store on;
+                                                   .buffer_size: first read */
+    size_t                           reply_max; /* largest reply accepted */
     ngx_str_t                        key_prefix;
 } ngx_http_session_store_conf_t;
 
@@ -54,17 +56,20 @@ typedef void (*ngx_http_session_store_done_pt)(ngx_http_request_t *r,
 
 
 /*
- * Starts reading the session "id" for the content handler of r.  NGX_DONE:
+ * Starts reading the session "id" for the content handler of r.  With an
+ * owner (NULL: none required), the session is found only if its "owner"
+ * field is that, byte for byte; anyone else's is NOT_FOUND, decided before
+ * the rest of its reply is read, and none of it is decoded.  NGX_DONE:
  * the read runs and holds the request, as ngx_http_upstream_init() does,
  * so the handler returns NGX_DONE; NGX_ERROR: nothing was started.
  */
 ngx_int_t ngx_http_session_store_read(ngx_http_request_t *r,
-    ngx_http_session_store_conf_t *conf, ngx_str_t *id,
+    ngx_http_session_store_conf_t *conf, ngx_str_t *id, ngx_str_t *owner,
     ngx_http_session_store_done_pt done, void *data);
 
 void ngx_http_session_store_create_conf(ngx_http_session_store_conf_t *conf);
 void ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,
-    ngx_http_session_store_conf_t *conf);
+    ngx_http_session_store_conf_t *conf, ngx_uint_t inner);
 ngx_int_t ngx_http_session_store_add_server(ngx_conf_t *cf,
     ngx_http_session_store_conf_t *conf, ngx_str_t *url);
 

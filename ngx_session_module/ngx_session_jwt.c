@@ -608,6 +608,18 @@ ngx_session_jwt_pkey_matches(const ngx_session_key_t *key,
         sig_len = der_len;
     }
 
+    /*
+     * RFC 8017 8.1.2: an RSA signature is exactly as long as the modulus.
+     * OpenSSL's PSS path accepts a shorter one (leading zero octets
+     * dropped), which would give one signed text several token strings.
+     */
+
+    if (key->type == NGX_SESSION_KEY_RSA
+        && sig_len != (size_t) EVP_PKEY_get_size(key->pkey))
+    {
+        return 0;
+    }
+
     ctx = EVP_MD_CTX_new();
     if (ctx == NULL) {
         return 0;

@@ -21,15 +21,16 @@
 /* what ngx_session_reply_parse() expects next */
 enum {
     sw_multi = 0,
-    sw_queued_hash,
-    sw_queued_list,
+    sw_queued,
     sw_exec,
+    sw_owner,
     sw_hash_header,
     sw_hash,
     sw_list_header,
     sw_list,
     sw_done,
-    sw_failed
+    sw_failed,
+    sw_not_owner
 };
 
 
@@ -57,6 +58,12 @@ static int ngx_session_reply_string(ngx_session_reply_t *rp,
     ngx_session_resp_elt_t *elt);
 static int ngx_session_reply_fail(ngx_session_reply_t *rp,
     const char *error);
+static int ngx_session_reply_owner_check(ngx_session_reply_t *rp,
+    const unsigned char *buf, size_t len, size_t *consumed);
+static void ngx_session_reply_skip(ngx_session_reply_t *rp,
+    const unsigned char *buf, size_t len, size_t *consumed);
+static void ngx_session_reply_rebase(const unsigned char **p,
+    const unsigned char *from, const unsigned char *to);
 
 
 int
@@ -322,6 +329,15 @@ ngx_session_reply_init(ngx_session_reply_t *rp, ngx_session_data_t *out,
 }
 
 
+void
+ngx_session_reply_owner(ngx_session_reply_t *rp, const unsigned char *owner,
+    size_t len)
+{
+    rp->owner = owner;
+    rp->owner_len = len;
+}
+
+
 /*
  * Takes whole elements from rp->pos on; an incomplete one is left for the
  * next call and framed again then, which keeps the state small: nothing
@@ -347,8 +363,22 @@ ngx_session_reply_parse(ngx_session_reply_t *rp, const unsigned char *buf,
             return NGX_SESSION_ERROR;
         }
 
+        if (rp->state == sw_not_owner) {
+            return NGX_SESSION_NOT_OWNER;
+        }
+
         if (len < rp->pos) {
             return ngx_session_reply_fail(rp, "reply buffer shrank");
+        }
+
+        if (rp->state == sw_owner) {
+            rc = ngx_session_reply_owner_check(rp, buf, len, consumed);
+
+            if (rc == NGX_SESSION_OK) {
+                continue;
+            }
+
+            return rc;
         }
 
         rc = ngx_session_resp_next(buf + rp->pos, len - rp->pos, rp->max_len,
@@ -394,17 +424,22 @@ ngx_session_reply_element(ngx_session_reply_t *rp, ngx_session_resp_elt_t *elt)
             return NGX_SESSION_ERROR;
         }
 
-        rp->state = sw_queued_hash;
+        /* HGET owner, HGETALL, LRANGE; the same count in EXEC's reply */
+        rp->remaining = rp->owner ? 3 : 2;
+        rp->index = rp->remaining;
+        rp->state = sw_queued;
         return NGX_SESSION_OK;
 
-    case sw_queued_hash:
-    case sw_queued_list:
+    case sw_queued:
         if (!ngx_session_reply_simple(elt, "QUEUED")) {
             rp->error = "command not queued";
             return NGX_SESSION_ERROR;
         }
 
-        rp->state++;           /* to sw_queued_list, then sw_exec */
+        if (--rp->remaining == 0) {
+            rp->state = sw_exec;
+        }
+
         return NGX_SESSION_OK;
 
     case sw_exec:
@@ -413,12 +448,15 @@ ngx_session_reply_element(ngx_session_reply_t *rp, ngx_session_resp_elt_t *elt)
             return NGX_SESSION_ERROR;
         }
 
-        if (elt->type != NGX_SESSION_RESP_ARRAY || elt->integer != 2) {
-            rp->error = "EXEC reply is not an array of 2";
+        if (elt->type != NGX_SESSION_RESP_ARRAY
+            || (uint64_t) elt->integer != rp->index)
+        {
+            rp->error = "EXEC reply does not hold one reply per command";
             return NGX_SESSION_ERROR;
         }
 
-        rp->state = sw_hash_header;
+        rp->index = 0;
+        rp->state = rp->owner ? sw_owner : sw_hash_header;
         return NGX_SESSION_OK;
 
     case sw_hash_header:
@@ -649,4 +687,137 @@ ngx_session_reply_fail(ngx_session_reply_t *rp, const char *error)
     rp->state = sw_failed;
 
     return NGX_SESSION_ERROR;
+}
+
+
+/*
+ * The reply to HGET key owner, framed with the owner's length as the limit:
+ * a longer value (or error line) is a mismatch on its header alone, and no
+ * more than the owner's length is waited for.  Only bytes that are not RESP
+ * at all are an error: they say nothing about the session.
+ */
+
+static int
+ngx_session_reply_owner_check(ngx_session_reply_t *rp,
+    const unsigned char *buf, size_t len, size_t *consumed)
+{
+    int                     rc;
+    const char             *error;
+    ngx_session_resp_elt_t  elt;
+
+    rc = ngx_session_resp_next(buf + rp->pos, len - rp->pos, rp->owner_len,
+                               &elt, &error);
+
+    if (rc == NGX_SESSION_AGAIN) {
+        return NGX_SESSION_AGAIN;
+    }
+
+    if (rc == NGX_SESSION_ERROR) {
+        rp->not_resp = 1;
+        return ngx_session_reply_fail(rp, error);
+    }
+
+    if (rc == NGX_SESSION_OK
+        && elt.type == NGX_SESSION_RESP_BULK
+        && rp->owner_len > 0
+        && elt.str.len == rp->owner_len
+        && memcmp(elt.str.data, rp->owner, rp->owner_len) == 0)
+    {
+        rp->pos += elt.size;
+        rp->state = sw_hash_header;
+        return NGX_SESSION_OK;
+    }
+
+    rp->state = sw_not_owner;
+
+    /* framed again with the usual limit, to skip what follows it */
+    if (rc == NGX_SESSION_TOO_LARGE) {
+        rc = ngx_session_resp_next(buf + rp->pos, len - rp->pos, rp->max_len,
+                                   &elt, &error);
+    }
+
+    if (rc == NGX_SESSION_OK) {
+        rp->pos += elt.size;
+        ngx_session_reply_skip(rp, buf, len, consumed);
+    }
+
+    return NGX_SESSION_NOT_OWNER;
+}
+
+
+/*
+ * Frames the rest of another owner's reply, the hash and the list, in the
+ * bytes already received, storing nothing: rp->skipped when it ends there,
+ * so that the connection can serve another request.  Anything else (more
+ * bytes needed, an element over max_len, not RESP) leaves it unset, and the
+ * caller gives the connection up rather than read on.
+ */
+
+static void
+ngx_session_reply_skip(ngx_session_reply_t *rp, const unsigned char *buf,
+    size_t len, size_t *consumed)
+{
+    int                     rc;
+    size_t                  pending;
+    const char             *error;
+    ngx_session_resp_elt_t  elt;
+
+    pending = 2;
+
+    while (pending) {
+        rc = ngx_session_resp_next(buf + rp->pos, len - rp->pos, rp->max_len,
+                                   &elt, &error);
+        if (rc != NGX_SESSION_OK) {
+            return;
+        }
+
+        rp->pos += elt.size;
+        pending--;
+
+        /* a count is at most max_len (framed), and each element takes bytes */
+        if (elt.type == NGX_SESSION_RESP_ARRAY) {
+            if ((uint64_t) elt.integer > (len - rp->pos) / 3) {
+                return;
+            }
+
+            pending += (size_t) elt.integer;
+        }
+    }
+
+    rp->skipped = 1;
+    *consumed = rp->pos;
+}
+
+
+void
+ngx_session_reply_moved(ngx_session_reply_t *rp, const unsigned char *from,
+    const unsigned char *to)
+{
+    size_t               i;
+    ngx_session_data_t  *out;
+
+    out = rp->out;
+
+    for (i = 0; i < NGX_SESSION_NFIELDS; i++) {
+        ngx_session_reply_rebase(&out->fields[i].data, from, to);
+    }
+
+    for (i = 0; i < out->nstops; i++) {
+        ngx_session_reply_rebase(&out->stops[i].data, from, to);
+    }
+
+    ngx_session_reply_rebase(&rp->field_name, from, to);
+    ngx_session_reply_rebase(&rp->error_reply.data, from, to);
+}
+
+
+/* every string decoded points into the reply: at the same offset now */
+
+static void
+ngx_session_reply_rebase(const unsigned char **p, const unsigned char *from,
+    const unsigned char *to)
+{
+    if (*p != NULL) {
+        *p = to + (*p - from);
+    }
 }

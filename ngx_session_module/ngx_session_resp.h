@@ -4,7 +4,7 @@
  *
  * Two layers: ngx_session_resp_next() frames one element of a reply, and
  * ngx_session_reply_parse() decodes the reply to the pipelined
- * MULTI / HGETALL key / LRANGE key:stops 0 -1 / EXEC into an
+ * MULTI / [HGET key owner] / HGETALL key / LRANGE key:stops 0 -1 / EXEC into an
  * ngx_session_data_t, incrementally: it is called again with the same buffer
  * start and a greater length each time more bytes arrive, and resumes where
  * it stopped.  Strings in the result point into that buffer.
@@ -19,6 +19,9 @@
 
 /* a well-formed element over max_len: the store's data, not its protocol */
 #define NGX_SESSION_TOO_LARGE  -3
+
+/* ngx_session_reply_parse(): the session is not the expected owner's */
+#define NGX_SESSION_NOT_OWNER  -4
 
 
 typedef enum {
@@ -60,6 +63,8 @@ typedef struct {
     size_t                 field_name_len;
 
     size_t                 max_len;
+    const unsigned char   *owner;      /* NULL: no HGET owner was sent */
+    size_t                 owner_len;
     ngx_session_alloc_pt   alloc;
     void                  *pool;
     ngx_session_data_t    *out;
@@ -69,6 +74,10 @@ typedef struct {
     ngx_session_str_t      error_reply; /* the store's "-ERR ..." text */
     unsigned               not_resp:1;  /* the bytes are not RESP2 at all */
     unsigned               too_large:1; /* an element over max_len */
+
+    /* set with NGX_SESSION_NOT_OWNER */
+    unsigned               skipped:1;   /* the reply ended within the bytes
+                                           given, at *consumed */
 } ngx_session_reply_t;
 
 
@@ -83,12 +92,32 @@ void ngx_session_reply_init(ngx_session_reply_t *rp, ngx_session_data_t *out,
     size_t max_len, ngx_session_alloc_pt alloc, void *pool);
 
 /*
+ * The request began with HGET key owner (inside the transaction, before
+ * HGETALL): the reply to it decides, before anything else of the reply is
+ * looked at, whether the session is this owner's.  A nil, an error reply, a
+ * value of another length or other bytes, and an empty owner never match.
+ * Called after ngx_session_reply_init(); the owner must outlive the parse.
+ */
+void ngx_session_reply_owner(ngx_session_reply_t *rp,
+    const unsigned char *owner, size_t len);
+
+/*
  * buf/len: everything received so far.  Returns NGX_SESSION_AGAIN,
  * NGX_SESSION_ERROR, or NGX_SESSION_OK with *consumed set to the length of
  * the reply (less than len means the store sent more than was asked).
+ * NGX_SESSION_NOT_OWNER: the owner did not match; nothing after it was
+ * stored or decoded, only framed as far as len goes, and rp->skipped tells
+ * whether the reply ended there (at *consumed).  Not to be called again.
  */
 int ngx_session_reply_parse(ngx_session_reply_t *rp, const unsigned char *buf,
     size_t len, size_t *consumed);
+
+/*
+ * The bytes of the reply were moved from "from" to "to" (a larger read
+ * buffer): the strings decoded so far follow them.
+ */
+void ngx_session_reply_moved(ngx_session_reply_t *rp,
+    const unsigned char *from, const unsigned char *to);
 
 
 #endif /* _NGX_SESSION_RESP_H_INCLUDED_ */

@@ -8,7 +8,7 @@ packages=(
     nginx-core nginx-dev libpcre2-dev libssl-dev zlib1g-dev
     libjansson-dev libjwt-dev
     redis-server redis-tools
-    perl libcrypt-jwt-perl openssl curl
+    perl libcrypt-jwt-perl openssl curl nghttp2-client
     valgrind clang libclang-rt-14-dev wrk
     debhelper dpkg-dev lintian
 )

@@ -1,5 +1,15 @@
 # The worker's cache of rendered bodies: never stale, never another
-# session's or another tenant's body, and off when switched off.
+# session's or another tenant's body, and off when switched off; with one
+# worker and with two (each has its own cache).
+#
+# The same assertions pass whether the cache hits or not, so each run also
+# observes the cache: cache_events() counts the module's hits and misses per
+# worker.  It reads the debug log lines
+#     session result: body cache hit
+#     session result: body cache miss
+# (nginx's pid#tid prefix tells the worker); once metrics counters exist
+# (SPEC 8) cache_events() reads them instead and nothing else changes.  The
+# render is saved, not the store read, so the store cannot tell a hit.
 
 use strict;
 use warnings;
@@ -29,13 +39,28 @@ sub store {
     redis_cmd($redis->port, HSET => "session:{$id}", @fields);
 }
 
-run_cases([
-    { name => 'cache on (default)', http => '' },
-    { name => 'cache off', http => 'session_result_cache off;' },
-    { name => 'a small cache', http => 'session_result_cache 64k;' },
-], sub {
+# {pid => {hit => n, miss => n}} for the lines logged after $from
+sub cache_events {
+    my ($ngx, $from) = @_;
+    my $log = $ngx->error_log($from);
+    my %e;
+    $e{$1}{$2}++ while $log
+        =~ /\[debug\] (\d+)#\d+: \*\d+ session result: body cache (hit|miss)/g;
+    return \%e;
+}
+
+sub total { my ($e, $what) = @_; my $n = 0; $n += $_->{$what} // 0 for values %$e; $n }
+
+run_cases([ map { my $w = $_; map { +{ %$_, workers => $w,
+                                        name => "$_->{name}, $w worker(s)" } }
+    { name => 'cache on (default)', http => '', cache => 1 },
+    { name => 'cache off', http => 'session_result_cache off;', cache => 0 },
+    { name => 'a small cache', http => 'session_result_cache 64k;', cache => 1 },
+  } 1, 2 ], sub {
     my ($c) = @_;
-    my $ngx = start_nginx(<<'EOF', redis => $redis, http => $c->{http}, vars => { JWKS => $JWKS });
+    my %opt = (redis => $redis, http => $c->{http}, vars => { JWKS => $JWKS },
+               workers => $c->{workers}, log_level => 'debug');
+    my $ngx = start_nginx(<<'EOF', %opt);
         location /api/session/result/ {
             session_result_pass 127.0.0.1:%%REDIS_PORT%%;
         }
@@ -52,13 +77,31 @@ run_cases([
 EOF
     my $get = sub { http_get($ngx->port, @_) };
 
+    # the same unchanged session, read 12 times: with a cache, the first
+    # read in each worker renders, the others are hits
     store('s1', fn => 'First', status => 'PENDING');
+    my $mark = $ngx->mark;
     like $get->('/api/session/result/s1')->{body}, qr/"status":"PENDING"/, 'first read';
-    like $get->('/api/session/result/s1')->{body}, qr/"status":"PENDING"/, 'again';
+    like $get->('/api/session/result/s1')->{body}, qr/"status":"PENDING"/, 'again'
+        for 1 .. 10;
     my $etag = $get->('/api/session/result/s1')->{headers}{etag};
+    my $ev = cache_events($ngx, $mark);
+    {
+        if ($c->{cache}) {
+            is total($ev, 'hit') + total($ev, 'miss'), 12, 'every read looked in the cache';
+            ok total($ev, 'miss') <= $c->{workers}, 'one miss per worker at most'
+                or diag explain $ev;
+            cmp_ok total($ev, 'hit'), '>=', 12 - $c->{workers}, 'the other reads were hits';
+        } else {
+            is total($ev, 'hit') + total($ev, 'miss'), 0, 'no cache, no lookup';
+        }
+    }
 
     store('s1', fn => 'First', status => 'PASS');
+    $mark = $ngx->mark;
     my $r = $get->('/api/session/result/s1');
+    is total(cache_events($ngx, $mark), 'hit'), 0, 'a changed session is no hit'
+        if $c->{cache};
     like $r->{body}, qr/"status":"PASS"/, 'a change in the store shows at once';
     isnt $r->{headers}{etag}, $etag, 'with a new ETag';
     is $get->('/api/session/result/s1', 'If-None-Match' => $etag)->{status}, 200,
@@ -68,7 +111,10 @@ EOF
     store('twin-a', fn => 'Twin');
     store('twin-b', fn => 'Twin');
     like $get->('/api/session/result/twin-a')->{body}, qr/"request_id":"twin-a"/, 'twin a';
+    $mark = $ngx->mark;
     like $get->('/api/session/result/twin-b')->{body}, qr/"request_id":"twin-b"/, 'twin b';
+    is total(cache_events($ngx, $mark), 'hit'), 0, "another id's entry is no hit"
+        if $c->{cache};
 
     like $get->('/pretty/twin-a')->{body}, qr/\n    "fn": "Twin"/, 'pretty after compact';
     like $get->('/api/session/result/twin-a')->{body}, qr/^\{"fn":"Twin"/, 'compact after pretty';

@@ -11,7 +11,8 @@
 # fault ended, then at least 1 s of 200s.  Then: no worker crashed (no
 # "exited on signal", one "start worker process" per reload and no more),
 # and the worker's RSS did not grow by more than a small bound over phases
-# (a) and (b), which one worker serves from start to end.
+# (a) and (b), which the same worker(s) serve from start to end.
+# TEST_NGINX_WORKERS=2 (t/load_faults_w2.t) runs it with two workers.
 #
 # This is the short form run by `make test` (about 25 s, everything on
 # 127.0.0.1, every wait bounded).  LOAD_FAULTS_LONG=1 makes every window
@@ -307,6 +308,13 @@ sub rss_kb {
     return undef;
 }
 
+# the workers' RSS summed (undef if one cannot be read)
+sub rss_total {
+    my $sum = 0;
+    for my $pid (@_) { my $k = rss_kb($pid) // return undef; $sum += $k }
+    return $sum;
+}
+
 ######################################################################
 # a phase: baseline, fault, recovery
 
@@ -385,14 +393,15 @@ sub run_phase {
 # the phases
 
 my $t_start = time;
+my $WORKERS = $ngx->{workers};
 my @W0 = $ngx->workers;
-is scalar @W0, 1, 'one worker';
+is scalar @W0, $WORKERS, "$WORKERS worker(s)";
 
 # warm-up: the worker's pools and connections at their working size
 my $warm = start_load();
 sleep $T{warmup};
 stop_load($warm);
-my $rss0 = rss_kb($W0[0]);
+my $rss0 = rss_total(@W0);
 my $served = 0;
 
 $served += @{ run_phase(
@@ -423,16 +432,16 @@ $served += @{ run_phase(
     },
 ) };
 
-my $rss1 = rss_kb($W0[0]);
-is_deeply [ $ngx->workers ], \@W0, '(a), (b): the same worker from start to end (no respawn)';
+my $rss1 = rss_total(@W0);
+is_deeply [ $ngx->workers ], \@W0, '(a), (b): the same worker(s) from start to end (no respawn)';
 ok defined $rss0 && defined $rss1, 'worker RSS read from /proc' or diag 'rss0 ' . ($rss0 // 'undef') . ' rss1 ' . ($rss1 // 'undef');
-diag sprintf 'worker %d RSS: %d kB after the warm-up, %d kB after %d requests of (a) and (b): %+d kB',
-    $W0[0], $rss0 // 0, $rss1 // 0, $served, ($rss1 // 0) - ($rss0 // 0);
+diag sprintf 'worker(s) %s RSS: %d kB after the warm-up, %d kB after %d requests of (a) and (b): %+d kB',
+    "@W0", $rss0 // 0, $rss1 // 0, $served, ($rss1 // 0) - ($rss0 // 0);
 SKIP: {
     # ASan keeps freed memory in quarantine: RSS says nothing of leaks there
     skip 'RSS under AddressSanitizer', 1 if $ENV{TEST_NGINX_ASAN};
     cmp_ok +($rss1 // 0) - ($rss0 // 0), '<', $RSS_BOUND_KB,
-        "worker RSS grew by less than $RSS_BOUND_KB kB";
+        "worker RSS grew by less than $RSS_BOUND_KB kB" . ($WORKERS > 1 ? ' (all workers)' : '');
 }
 
 my $reloads = 0;
@@ -440,7 +449,7 @@ my $reload = sub {
     my ($conf) = @_;
     write_file($CONF, $conf) if defined $conf;
     $reloads++;
-    ok $ngx->reload, "reload $reloads: a new worker, the old one gone";
+    ok $ngx->reload, "reload $reloads: new worker(s), the old ones gone";
 };
 
 run_phase(
@@ -473,10 +482,11 @@ run_phase(
 # no crash
 
 my @W = $ngx->workers;
-is scalar @W, 1, 'one worker at the end';
+is scalar @W, $WORKERS, "$WORKERS worker(s) at the end";
 my $log = $ngx->error_log;
 my $started = () = $log =~ /start worker process \d+/g;
-is $started, 1 + $reloads, "workers started: 1 + $reloads reloads (no respawn)";
+is $started, $WORKERS * (1 + $reloads),
+    "workers started: $WORKERS x (1 + $reloads reloads) (no respawn)";
 my @died = grep { /exited on signal|exited with code [1-9]/ } split /\n/, $log;
 is scalar @died, 0, 'no worker died'
     or diag join "\n", "(the first of " . @died . ')', @died[0 .. ($#died < 9 ? $#died : 9)];

@@ -56,7 +56,10 @@ C</usr/sbin/nginx -p DIR -c DIR/nginx.conf> (master + 1 worker, daemon off).
 Options: C<load_module> (default 1: the module from build/; 0: none; or a
 path), C<http> / C<main> / C<events> (extra text at that level),
 C<server =E<gt> 0> (the snippet is the whole http body, write your own server
-blocks, listen on %%PORT%%), C<log_level> (default info), C<log_format>
+blocks, listen on %%PORT%%), C<workers =E<gt> N> (C<worker_processes N>,
+default C<TEST_NGINX_WORKERS> or 1; start_nginx returns once N workers run; C<$nginx-E<gt>workers>
+lists them), C<http2 =E<gt> 1> (the generated server listens with
+C<http2>: HTTP/2 prior knowledge on cleartext, see SessionTest::HTTP2), C<log_level> (default info), C<log_format>
 (the format text, quoted, used for access.log), C<redis> (object) or
 C<redis_port>, C<vars =E<gt> {NAME =E<gt> value}>, C<port>, C<user> (default
 root when run as root, so workers can read everything in tmpdir), C<may_fail>
@@ -110,7 +113,17 @@ One subtest per case (hashref with C<name>; C<skip> / C<todo> honoured).
 
 =item tmpdir, free_port, write_file($name, $content), repo_root, module_path, have_module, wait_for(\&cond, $timeout)
 
+=item track($server)
+
+Another module's server object, stopped (its C<stop>) at exit with the rest.
+
 =back
+
+Beside it: SessionTest::Jwks (start_jwks: an identity provider's jwks_uri
+that rotates, fails, hangs, closes and counts its fetches),
+SessionTest::Keys (provider_key, jwks_json, $key-E<gt>token: RS/PS/ES/EdDSA/HS
+keys and RFC 9068-shaped access tokens), SessionTest::HTTP2 (http2_request,
+have_http2: curl --http2-prior-knowledge, and nghttp for exact DATA frames).
 
 =cut
 
@@ -418,7 +431,9 @@ sub _fill_in {
 
 sub _nginx_setup {
     my ($snippet, %o) = @_;
-    my $self = bless { %o, port => $o{port} || free_port() }, 'SessionTest::Nginx';
+    my $self = bless { %o, port => $o{port} || free_port(),
+                       workers => $o{workers} || $ENV{TEST_NGINX_WORKERS} || 1 },
+                 'SessionTest::Nginx';
     my $dir = $self->{dir} = tmpdir() . '/nginx-' . ++$SEQ;
     mkdir $dir;
     my $redis_port = $o{redis_port} // ($o{redis} && $o{redis}->port);
@@ -436,7 +451,7 @@ sub _nginx_setup {
             : "access_log $dir/access.log;";
         my $body = ($o{server} // 1) ? <<"EOS" : $snippet;
     server {
-        listen 127.0.0.1:$self->{port};
+        listen 127.0.0.1:$self->{port}@{[ $o{http2} ? ' http2' : '' ]};
         server_name localhost;
 $snippet
     }
@@ -447,7 +462,7 @@ EOS
 @{[ $mod ? "load_module $mod;" : '' ]}
 daemon off;
 master_process on;
-worker_processes 1;
+worker_processes $self->{workers};
 @{[ defined $user ? "user $user;" : '' ]}
 pid $dir/nginx.pid;
 error_log $dir/error.log $level;
@@ -520,7 +535,7 @@ sub start_nginx {
         return 'dead' unless _alive($self->{pid});
         my $s = _connect($self->{port}, 1) or return 0;
         close $s;
-        return scalar $self->workers;
+        return $self->workers >= $self->{workers};
     }, $timeout);
     return $self if $up && $up ne 'dead';
     my $why = "nginx did not start:\n" . _slurp("$dir/stderr.log")
@@ -575,13 +590,14 @@ package SessionTest::Nginx {
         return @w;
     }
 
-    # SIGHUP; true once a new worker runs (and the old ones are gone)
+    # SIGHUP; true once all new workers run (and the old ones are gone)
     sub reload {
         my ($s, $timeout) = @_;
         my %old = map { $_ => 1 } $s->workers;
         kill 'HUP', $s->{pid};
         my $ok = SessionTest::wait_for(
-            sub { grep { !$old{$_} } $s->workers }, $timeout);
+            sub { grep({ !$old{$_} } $s->workers) >= $s->{workers} },
+            $timeout);
         SessionTest::wait_for(sub { !grep { $old{$_} } $s->workers }, 5)
             if $ok;
         return $ok ? 1 : 0;

@@ -1947,6 +1947,57 @@ test_rfc8037(void)
 
 /* ES* signatures: R || S of exactly twice the curve size */
 
+/*
+ * RFC 8017 8.1.2: a PSS signature one octet short of the modulus (its
+ * leading zero dropped) is refused, though OpenSSL alone would accept it.
+ */
+
+static void
+test_pss_short(void)
+{
+    int                        i;
+    char                      *input, *sig;
+    size_t                     len;
+    signer_t                   k;
+    unsigned char              raw[600];
+    ngx_session_keyset_t      *ks;
+    ngx_session_jwt_policy_t   p;
+
+    ks = load("pss-short.jwk", jwk_rsa(rsa1, ""));
+    p = policy(ks);
+    memset(&k, 0, sizeof(signer_t));
+    k.alg = "PS256";
+    k.pkey = rsa1;
+
+    /* PSS is randomised: about one signature in 256 starts with 0x00 */
+
+    for (i = 0; i < 20000; i++) {
+        input = fmt("%s.%s", b64s(hdr("PS256", "")),
+                    b64s(claims(fmt(",\"jti\":\"%d\"", i))));
+        sig = sign(&k, input, 0);
+
+        if (ngx_session_b64url_decode(sig, strlen(sig), raw, &len)
+                == NGX_SESSION_OK
+            && raw[0] == 0)
+        {
+            break;
+        }
+    }
+
+    ok(i < 20000, "a PS256 signature with a leading zero octet");
+
+    if (i < 20000) {
+        is_str(verify(&p, fmt("%s.%s", input, sig), NOW), "OK",
+               "PS256 full-length signature with a leading zero");
+        is_str(verify(&p, fmt("%s.%s", input, b64url(raw + 1, len - 1)), NOW),
+               "signature verification failed",
+               "PS256 signature with its leading zero dropped");
+    }
+
+    ngx_session_keyset_free(ks);
+}
+
+
 static void
 test_ecdsa_size(void)
 {
@@ -2418,6 +2469,7 @@ main(void)
     test_eddsa();
     test_rfc8037();
     test_ecdsa_size();
+    test_pss_short();
     test_types();
     test_scopes();
     test_duplicates();
