@@ -15,6 +15,7 @@
 #include "ngx_http_session_metrics.h"
 #include "ngx_session_json.h"
 #include "ngx_session_cache.h"
+#include "ngx_http_session_zone.h"
 
 #include <ngx_sha1.h>
 
@@ -26,6 +27,9 @@ typedef struct {
 
     /* what the store read found; NULL until it ended */
     ngx_http_session_store_result_t  *stored;
+
+    /* the shared body cache's key for it */
+    u_char                            key[NGX_HTTP_SESSION_ZONE_KEY];
 } ngx_http_session_ctx_t;
 
 
@@ -37,6 +41,12 @@ static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
+    ngx_str_t *etag);
+static void ngx_http_session_cache_put(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
+    ngx_str_t *etag);
 static ngx_int_t ngx_http_session_render(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag);
 static ngx_int_t ngx_http_session_make_etag(ngx_http_request_t *r,
@@ -335,9 +345,8 @@ ngx_http_session_respond(ngx_http_request_t *r)
 
 /*
  * The body depends on the store's reply, the request_id of the URL and the
- * pretty flag only: a reply seen before is answered from the worker's cache
- * of rendered bodies, copied, since an entry may be replaced before the
- * response is sent.
+ * pretty flag only: a reply seen before is answered from the cache of
+ * rendered bodies (shared by the workers, or the worker's own).
  */
 
 static ngx_int_t
@@ -347,15 +356,12 @@ ngx_http_session_send_found(ngx_http_request_t *r,
     u_char                         key[1 + NGX_SESSION_REQUEST_ID_MAX];
     ngx_int_t                      rc;
     ngx_str_t                      body, etag;
-    ngx_session_str_t              options, cbody, cetag;
-    ngx_session_cache_t           *cache;
+    ngx_session_str_t              options;
     ngx_http_session_loc_conf_t   *slcf;
     ngx_http_session_main_conf_t  *smcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
-
-    cache = smcf->body_cache;
 
     /* checked before the fetch; checked again, for the stack's sake */
     if (ctx->request_id.len > NGX_SESSION_REQUEST_ID_MAX) {
@@ -368,37 +374,23 @@ ngx_http_session_send_found(ngx_http_request_t *r,
     options.data = key;
     options.len = 1 + ctx->request_id.len;
 
-    if (cache
-        && ngx_session_cache_get(cache, &options, ctx->stored->raw, &cbody,
-                                 &cetag)
-           == NGX_SESSION_OK)
-    {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "session result: body cache hit");
-        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE,
-                                       1);
+    rc = NGX_DECLINED;
 
-        body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
-        if (body.data == NULL) {
+    if (smcf->body_zone || smcf->body_cache) {
+        rc = ngx_http_session_cache_get(r, ctx, &options, &body, &etag);
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
-        body.len = cbody.len;
-        ngx_memcpy(body.data, cbody.data, cbody.len);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session result: body cache %s",
+                       rc == NGX_OK ? "hit" : "miss");
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE,
+                                       rc == NGX_OK);
+    }
 
-        etag.data = body.data + body.len;
-        etag.len = cetag.len;
-        ngx_memcpy(etag.data, cetag.data, cetag.len);
-
-    } else {
-        if (cache) {
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "session result: body cache miss");
-            ngx_http_session_metrics_cache(r,
-                                           NGX_HTTP_SESSION_METRICS_BODY_CACHE,
-                                           0);
-        }
-
+    if (rc != NGX_OK) {
         rc = ngx_http_session_render(r, ctx, &body, &etag);
 
         if (rc == NGX_DECLINED) {
@@ -411,15 +403,7 @@ ngx_http_session_send_found(ngx_http_request_t *r,
             return rc;
         }
 
-        if (cache) {
-            cbody.data = body.data;
-            cbody.len = body.len;
-            cetag.data = etag.data;
-            cetag.len = etag.len;
-
-            ngx_session_cache_put(cache, &options, ctx->stored->raw, &cbody,
-                                  &cetag);
-        }
+        ngx_http_session_cache_put(r, ctx, &options, &body, &etag);
     }
 
     if (ngx_http_session_set_etag(r, &etag) != NGX_OK) {
@@ -427,6 +411,117 @@ ngx_http_session_send_found(ngx_http_request_t *r,
     }
 
     return ngx_http_session_send(r, NGX_HTTP_OK, body.data, body.len);
+}
+
+
+/*
+ * A shared entry is keyed by a digest of the reply and the options (the
+ * reply itself, which holds the owner and fields never sent, is not kept)
+ * and holds the ETag's length, the ETag and the body, copied out into the
+ * request's pool under the zone's lock.  A worker's own cache compares the
+ * whole reply; its entry may be replaced before the response is sent, so
+ * it is copied too.  NGX_OK: a hit; NGX_DECLINED: a miss.
+ */
+
+static ngx_int_t
+ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_session_str_t *options, ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      v;
+    ngx_session_str_t              cbody, cetag;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (smcf->body_zone) {
+        ngx_http_session_zone_key(ctx->key, (u_char *) ctx->stored->raw->data,
+                                  ctx->stored->raw->len,
+                                  (u_char *) options->data, options->len);
+
+        rc = ngx_http_session_zone_get(smcf->body_zone, ctx->key, 0, r->pool,
+                                       &v);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* written by cache_put alone; checked all the same */
+        if (v.len == 0 || (size_t) v.data[0] + 1 > v.len) {
+            return NGX_DECLINED;
+        }
+
+        etag->data = v.data + 1;
+        etag->len = v.data[0];
+        body->data = etag->data + etag->len;
+        body->len = v.len - 1 - etag->len;
+
+        return NGX_OK;
+    }
+
+    if (ngx_session_cache_get(smcf->body_cache, options, ctx->stored->raw,
+                              &cbody, &cetag)
+        != NGX_SESSION_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    body->data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
+    if (body->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->len = cbody.len;
+    ngx_memcpy(body->data, cbody.data, cbody.len);
+
+    etag->data = body->data + body->len;
+    etag->len = cetag.len;
+    ngx_memcpy(etag->data, cetag.data, cetag.len);
+
+    return NGX_OK;
+}
+
+
+/* after a miss (the shared key was made by cache_get) */
+
+static void
+ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_session_str_t *options, ngx_str_t *body, ngx_str_t *etag)
+{
+    u_char                         len;
+    ngx_str_t                      parts[3];
+    ngx_session_str_t              cbody, cetag;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (smcf->body_zone) {
+        if (etag->len > 255) {
+            return;
+        }
+
+        len = (u_char) etag->len;
+
+        parts[0].data = &len;
+        parts[0].len = 1;
+        parts[1] = *etag;
+        parts[2] = *body;
+
+        ngx_http_session_zone_put(smcf->body_zone, ctx->key, 0, parts, 3,
+                                  r->connection->log);
+        return;
+    }
+
+    if (smcf->body_cache == NULL) {
+        return;
+    }
+
+    cbody.data = body->data;
+    cbody.len = body->len;
+    cetag.data = etag->data;
+    cetag.len = etag->len;
+
+    ngx_session_cache_put(smcf->body_cache, options, ctx->stored->raw, &cbody,
+                          &cetag);
 }
 
 

@@ -13,6 +13,7 @@
 #include "ngx_http_session_metrics.h"
 #include "ngx_http_session_check.h"
 #include "ngx_session_cache.h"
+#include "ngx_http_session_zone.h"
 
 #include <jansson.h>
 
@@ -406,7 +407,7 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* session_result_cache size | off */
+/* session_result_cache size | shared:name:size | off */
 
 static char *
 ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -426,12 +427,29 @@ ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
+    /* shared: no per-worker cache beside it */
+
+    switch (ngx_http_session_zone_add(cf, &value[1], &ngx_http_session_module,
+                                      &smcf->body_zone))
+    {
+    case NGX_OK:
+        smcf->body_cache_size = 0;
+        return NGX_CONF_OK;
+
+    case NGX_ERROR:
+        return NGX_CONF_ERROR;
+
+    default: /* NGX_DECLINED: a size */
+        break;
+    }
+
     smcf->body_cache_size = ngx_parse_size(&value[1]);
 
     if (smcf->body_cache_size == (size_t) NGX_ERROR
         || smcf->body_cache_size < 64 * 1024)
     {
-        return "takes a size of 64k or more, or \"off\"";
+        return "takes a size of 64k or more, \"shared:NAME:SIZE\" "
+               "or \"off\"";
     }
 
     return NGX_CONF_OK;

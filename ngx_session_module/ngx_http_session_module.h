@@ -26,6 +26,7 @@ typedef struct {
 typedef struct {
     size_t                         body_cache_size;
     ngx_session_cache_t           *body_cache; /* per worker process */
+    ngx_shm_zone_t                *body_zone;  /* shared: by all workers */
 } ngx_http_session_main_conf_t;
 
 
