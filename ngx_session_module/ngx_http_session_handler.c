@@ -18,6 +18,7 @@
 #include "ngx_http_session_zone.h"
 
 #include <ngx_sha1.h>
+#include <openssl/evp.h>
 
 
 /* the client's request */
@@ -28,7 +29,7 @@ typedef struct {
     /* what the store read found; NULL until it ended */
     ngx_http_session_store_result_t  *stored;
 
-    /* the shared body cache's key for it */
+    /* the body caches' key for it: a digest of what the body is made of */
     u_char                            key[NGX_HTTP_SESSION_ZONE_KEY];
 } ngx_http_session_ctx_t;
 
@@ -41,6 +42,8 @@ static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_digest(ngx_http_session_ctx_t *ctx,
+    ngx_session_str_t *options);
 static ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
     ngx_str_t *etag);
@@ -415,12 +418,69 @@ ngx_http_session_send_found(ngx_http_request_t *r,
 
 
 /*
- * A shared entry is keyed by a digest of the reply and the options (the
- * reply itself, which holds the owner and fields never sent, is not kept)
- * and holds the ETag's length, the ETag and the body, copied out into the
- * request's pool under the zone's lock.  A worker's own cache compares the
- * whole reply; its entry may be replaced before the response is sent, so
- * it is copied too.  NGX_OK: a hit; NGX_DECLINED: a miss.
+ * The caches' key: SHA-256 of the options and of the stored values the
+ * body is made of, each with its length, in a fixed order.  Not of the
+ * store's reply as sent: Redis may send a hash's fields in another order
+ * from one read to the next (a hash table being rehashed), and the reply
+ * holds the owner and fields never sent, which no cache keeps.
+ */
+
+static ngx_int_t
+ngx_http_session_digest(ngx_http_session_ctx_t *ctx,
+    ngx_session_str_t *options)
+{
+    int                  ok;
+    size_t               i;
+    uint64_t             len;
+    unsigned int         n;
+    EVP_MD_CTX          *md;
+    ngx_session_str_t   *v;
+    ngx_session_data_t  *sd;
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        return NGX_ERROR;
+    }
+
+    sd = ctx->stored->data;
+
+    len = options->len;
+    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL)
+         && EVP_DigestUpdate(md, &len, sizeof(len))
+         && EVP_DigestUpdate(md, options->data, options->len);
+
+    for (i = 0; ok && i < NGX_SESSION_NFIELDS + sd->nstops; i++) {
+        if (i == NGX_SESSION_OWNER) {
+            continue;
+        }
+
+        v = (i < NGX_SESSION_NFIELDS) ? &sd->fields[i]
+                                      : &sd->stops[i - NGX_SESSION_NFIELDS];
+
+        /* absent and empty differ: 0, and 1 + the length */
+        len = v->data ? v->len + 1 : 0;
+
+        ok = EVP_DigestUpdate(md, &len, sizeof(len))
+             && (v->data == NULL || EVP_DigestUpdate(md, v->data, v->len));
+    }
+
+    /* the number of stops ends the list, so that no two lists mix */
+    len = sd->nstops;
+
+    ok = ok && EVP_DigestUpdate(md, &len, sizeof(len))
+         && EVP_DigestFinal_ex(md, ctx->key, &n);
+
+    EVP_MD_CTX_free(md);
+
+    return ok ? NGX_OK : NGX_ERROR;
+}
+
+
+/*
+ * A shared entry holds the ETag's length, the ETag and the body, copied
+ * out into the request's pool under the zone's lock.  A worker's own
+ * cache's entry may be replaced before the response is sent: it is copied
+ * too.  NGX_OK: a hit; NGX_DECLINED: a miss.
  */
 
 static ngx_int_t
@@ -429,16 +489,16 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 {
     ngx_int_t                      rc;
     ngx_str_t                      v;
-    ngx_session_str_t              cbody, cetag;
+    ngx_session_str_t              digest, cbody, cetag;
     ngx_http_session_main_conf_t  *smcf;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    if (smcf->body_zone) {
-        ngx_http_session_zone_key(ctx->key, (u_char *) ctx->stored->raw->data,
-                                  ctx->stored->raw->len,
-                                  (u_char *) options->data, options->len);
+    if (ngx_http_session_digest(ctx, options) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
+    if (smcf->body_zone) {
         rc = ngx_http_session_zone_get(smcf->body_zone, ctx->key, 0, r->pool,
                                        &v);
         if (rc != NGX_OK) {
@@ -458,8 +518,11 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ngx_session_cache_get(smcf->body_cache, options, ctx->stored->raw,
-                              &cbody, &cetag)
+    digest.data = ctx->key;
+    digest.len = sizeof(ctx->key);
+
+    if (ngx_session_cache_get(smcf->body_cache, options, &digest, &cbody,
+                              &cetag)
         != NGX_SESSION_OK)
     {
         return NGX_DECLINED;
@@ -481,7 +544,7 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 }
 
 
-/* after a miss (the shared key was made by cache_get) */
+/* after a miss (the key was made by cache_get) */
 
 static void
 ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
@@ -489,7 +552,7 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 {
     u_char                         len;
     ngx_str_t                      parts[3];
-    ngx_session_str_t              cbody, cetag;
+    ngx_session_str_t              digest, cbody, cetag;
     ngx_http_session_main_conf_t  *smcf;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
@@ -515,12 +578,14 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         return;
     }
 
+    digest.data = ctx->key;
+    digest.len = sizeof(ctx->key);
     cbody.data = body->data;
     cbody.len = body->len;
     cetag.data = etag->data;
     cetag.len = etag->len;
 
-    ngx_session_cache_put(smcf->body_cache, options, ctx->stored->raw, &cbody,
+    ngx_session_cache_put(smcf->body_cache, options, &digest, &cbody,
                           &cetag);
 }
 

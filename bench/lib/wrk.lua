@@ -7,6 +7,9 @@
 -- one when BENCH_ORDER=random: the requests are formatted once in init(),
 -- so request() only picks one, and each thread starts at its own place.
 --
+-- BENCH_PATHS, with a pool, names a file of paths, one a line, paired with
+-- the tokens line by line: each client polls its own session.
+--
 -- done() prints one line "BENCH_RESULT {json}" that bench/run collects:
 -- requests, duration, bytes, wrk's error counters (errors.status counts
 -- responses with a status above 399, wrk's "Non-2xx or 3xx responses") and
@@ -35,9 +38,19 @@ elseif #tokens > 1 then
       threads = threads + 1
    end
 
+   local paths = {}
+   local ppath = os.getenv("BENCH_PATHS")
+   if ppath and ppath ~= "" then
+      for line in io.lines(ppath) do
+         if #line > 0 then
+            paths[#paths + 1] = line
+         end
+      end
+   end
+
    function init(args)
       for k, token in ipairs(tokens) do
-         requests[k] = wrk.format(nil, nil,
+         requests[k] = wrk.format(nil, paths[k],
                                   { ["Host"] = wrk.headers["Host"],
                                     ["Authorization"] = "Bearer " .. token })
       end
