@@ -15,15 +15,21 @@
 -- responses with a status above 399, wrk's "Non-2xx or 3xx responses") and
 -- latency percentiles in microseconds.
 
-local path = os.getenv("BENCH_TOKENS")
-local tokens = {}
-if path and path ~= "" then
-   for line in io.lines(path) do
-      if #line > 0 then
-         tokens[#tokens + 1] = line
+-- the non-empty lines of the file named by the environment variable
+local function lines_of(var)
+   local path = os.getenv(var)
+   local t = {}
+   if path and path ~= "" then
+      for line in io.lines(path) do
+         if #line > 0 then
+            t[#t + 1] = line
+         end
       end
    end
+   return t
 end
+
+local tokens = lines_of("BENCH_TOKENS")
 
 if #tokens == 1 then
    wrk.headers["Authorization"] = "Bearer " .. tokens[1]
@@ -38,15 +44,7 @@ elseif #tokens > 1 then
       threads = threads + 1
    end
 
-   local paths = {}
-   local ppath = os.getenv("BENCH_PATHS")
-   if ppath and ppath ~= "" then
-      for line in io.lines(ppath) do
-         if #line > 0 then
-            paths[#paths + 1] = line
-         end
-      end
-   end
+   local paths = lines_of("BENCH_PATHS")
 
    function init(args)
       for k, token in ipairs(tokens) do
