@@ -18,7 +18,6 @@
 #include "ngx_http_session_zone.h"
 
 #include <ngx_sha1.h>
-#include <openssl/evp.h>
 
 
 /* the client's request */
@@ -31,6 +30,7 @@ typedef struct {
 
     /* the body caches' key for it: a digest of what the body is made of */
     u_char                            key[NGX_HTTP_SESSION_ZONE_KEY];
+    unsigned                          keyed:1;
 } ngx_http_session_ctx_t;
 
 
@@ -42,8 +42,8 @@ static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
-static ngx_int_t ngx_http_session_digest(ngx_http_session_ctx_t *ctx,
-    ngx_session_str_t *options);
+static ngx_int_t ngx_http_session_digest(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_session_str_t *options);
 static ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
     ngx_str_t *etag);
@@ -426,30 +426,31 @@ ngx_http_session_send_found(ngx_http_request_t *r,
  */
 
 static ngx_int_t
-ngx_http_session_digest(ngx_http_session_ctx_t *ctx,
+ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_session_str_t *options)
 {
-    int                  ok;
-    size_t               i;
-    uint64_t             len;
-    unsigned int         n;
-    EVP_MD_CTX          *md;
-    ngx_session_str_t   *v;
-    ngx_session_data_t  *sd;
+    size_t                         i;
+    uint64_t                       len;
+    ngx_int_t                      rc;
+    ngx_session_str_t             *v;
+    ngx_session_data_t            *sd;
+    ngx_http_session_sha256_t     *sha;
+    ngx_http_session_main_conf_t  *smcf;
 
-    md = EVP_MD_CTX_new();
-    if (md == NULL) {
-        return NGX_ERROR;
-    }
-
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    sha = &smcf->sha256;
     sd = ctx->stored->data;
 
     len = options->len;
-    ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL)
-         && EVP_DigestUpdate(md, &len, sizeof(len))
-         && EVP_DigestUpdate(md, options->data, options->len);
 
-    for (i = 0; ok && i < NGX_SESSION_NFIELDS + sd->nstops; i++) {
+    rc = ngx_http_session_sha256_start(sha);
+    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, &len, sizeof(len))
+                        : rc;
+    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, options->data,
+                                                         options->len)
+                        : rc;
+
+    for (i = 0; rc == NGX_OK && i < NGX_SESSION_NFIELDS + sd->nstops; i++) {
         if (i == NGX_SESSION_OWNER) {
             continue;
         }
@@ -460,19 +461,24 @@ ngx_http_session_digest(ngx_http_session_ctx_t *ctx,
         /* absent and empty differ: 0, and 1 + the length */
         len = v->data ? v->len + 1 : 0;
 
-        ok = EVP_DigestUpdate(md, &len, sizeof(len))
-             && (v->data == NULL || EVP_DigestUpdate(md, v->data, v->len));
+        rc = ngx_http_session_sha256_update(sha, &len, sizeof(len));
+
+        if (rc == NGX_OK && v->data) {
+            rc = ngx_http_session_sha256_update(sha, v->data, v->len);
+        }
     }
 
     /* the number of stops ends the list, so that no two lists mix */
     len = sd->nstops;
 
-    ok = ok && EVP_DigestUpdate(md, &len, sizeof(len))
-         && EVP_DigestFinal_ex(md, ctx->key, &n);
+    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, &len, sizeof(len))
+                        : rc;
 
-    EVP_MD_CTX_free(md);
+    rc = (rc == NGX_OK) ? ngx_http_session_sha256_final(sha, ctx->key) : rc;
 
-    return ok ? NGX_OK : NGX_ERROR;
+    ctx->keyed = (rc == NGX_OK);
+
+    return rc;
 }
 
 
@@ -494,8 +500,9 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    if (ngx_http_session_digest(ctx, options) != NGX_OK) {
-        return NGX_ERROR;
+    /* no digest (a worker without SHA-256): a miss, rendered */
+    if (ngx_http_session_digest(r, ctx, options) != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     if (smcf->body_zone) {
@@ -556,6 +563,10 @@ ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_main_conf_t  *smcf;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (!ctx->keyed) {
+        return;
+    }
 
     if (smcf->body_zone) {
         if (etag->len > 255) {

@@ -52,6 +52,7 @@ typedef struct {
     ngx_int_t                   cache_size;
     ngx_session_jwt_cache_t    *cache;      /* per worker process */
     ngx_shm_zone_t             *zone;       /* shared: by all workers */
+    ngx_http_session_sha256_t   sha256;     /* per worker: its keys */
     uint64_t                    npolicies;
     ngx_array_t                 sources;    /* ngx_http_session_jwt_keys_t * */
 } ngx_http_session_jwt_main_conf_t;
@@ -87,7 +88,7 @@ static ngx_int_t ngx_http_session_jwt_decide(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_jwt_check(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx,
     ngx_str_t *token);
-static void ngx_http_session_jwt_zone_key(ngx_http_request_t *r,
+static ngx_int_t ngx_http_session_jwt_zone_key(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
     u_char *key);
 static ngx_int_t ngx_http_session_jwt_zone_get(ngx_http_request_t *r,
@@ -613,22 +614,35 @@ ngx_http_session_jwt_check(ngx_http_request_t *r,
  * claims as compact JSON text, until the token's exp.
  */
 
-static void
+static ngx_int_t
 ngx_http_session_jwt_zone_key(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
     u_char *key)
 {
     uint64_t                           extra[3];
+    ngx_http_session_sha256_t         *sha;
     ngx_http_session_jwt_main_conf_t  *jmcf;
 
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
+    sha = &jmcf->sha256;
 
     extra[0] = ngx_http_session_zone_epoch(jmcf->zone);
     extra[1] = jcf->policy_id;
     extra[2] = generation;
 
-    ngx_http_session_zone_key(key, token->data, token->len, (u_char *) extra,
-                              sizeof(extra));
+    /* the token, then a fixed-size tail: no two pairs give the same bytes */
+
+    if (ngx_http_session_sha256_start(sha) != NGX_OK
+        || ngx_http_session_sha256_update(sha, token->data, token->len)
+           != NGX_OK
+        || ngx_http_session_sha256_update(sha, extra, sizeof(extra))
+           != NGX_OK
+        || ngx_http_session_sha256_final(sha, key) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }
 
 
@@ -645,15 +659,20 @@ ngx_http_session_jwt_zone_get(ngx_http_request_t *r,
 
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
 
-    ngx_http_session_jwt_zone_key(r, jcf, generation, token, key);
+    *claims = NULL;
+
+    /* no key (a worker without SHA-256): a miss, verified */
+    if (ngx_http_session_jwt_zone_key(r, jcf, generation, token, key)
+        != NGX_OK)
+    {
+        return NGX_OK;
+    }
 
     rc = ngx_http_session_zone_get(jmcf->zone, key, ngx_time(), r->pool,
                                    &text);
     if (rc == NGX_ERROR) {
         return NGX_ERROR;
     }
-
-    *claims = NULL;
 
     if (rc == NGX_OK) {
         /* written by zone_put from claims that passed the checks */
@@ -686,6 +705,12 @@ ngx_http_session_jwt_zone_put(ngx_http_request_t *r,
         return;
     }
 
+    if (ngx_http_session_jwt_zone_key(r, jcf, generation, token, key)
+        != NGX_OK)
+    {
+        return;
+    }
+
     text = json_dumps(claims, JSON_COMPACT);
     if (text == NULL) {
         return;
@@ -693,8 +718,6 @@ ngx_http_session_jwt_zone_put(ngx_http_request_t *r,
 
     part.data = (u_char *) text;
     part.len = ngx_strlen(text);
-
-    ngx_http_session_jwt_zone_key(r, jcf, generation, token, key);
 
     ngx_http_session_zone_put(jmcf->zone, key, (time_t) exp, &part, 1,
                               r->connection->log);
@@ -1772,7 +1795,7 @@ ngx_http_session_jwt_require_owner(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
-/* the cache of verified tokens is per worker: no locks, no sharing */
+/* a worker's own cache of verified tokens, or its digest context */
 
 static ngx_int_t
 ngx_http_session_jwt_init_process(ngx_cycle_t *cycle)
@@ -1782,7 +1805,17 @@ ngx_http_session_jwt_init_process(ngx_cycle_t *cycle)
     jmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_session_jwt_module);
 
-    if (jmcf == NULL || jmcf->cache_size == 0) {
+    if (jmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (jmcf->zone && ngx_http_session_sha256_init(&jmcf->sha256) != NGX_OK) {
+        /* no key, no lookup: every token is verified */
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "session jwt: no SHA-256 for the token cache");
+    }
+
+    if (jmcf->cache_size == 0) {
         return NGX_OK;
     }
 
@@ -1815,6 +1848,8 @@ ngx_http_session_jwt_exit_process(ngx_cycle_t *cycle)
         ngx_session_jwt_cache_free(jmcf->cache);
         jmcf->cache = NULL;
     }
+
+    ngx_http_session_sha256_free(&jmcf->sha256);
 
     ngx_http_session_jwt_keys_free(&jmcf->sources);
 }

@@ -178,7 +178,7 @@ ngx_http_session_init_module(ngx_cycle_t *cycle)
 }
 
 
-/* the cache of verified tokens is per worker: no locks, no sharing */
+/* a worker's own cache of bodies, and its digest context */
 
 static ngx_int_t
 ngx_http_session_init_process(ngx_cycle_t *cycle)
@@ -202,6 +202,14 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    if ((smcf->body_cache || smcf->body_zone)
+        && ngx_http_session_sha256_init(&smcf->sha256) != NGX_OK)
+    {
+        /* no key, no lookup: every response is rendered */
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "session result: no SHA-256 for the body cache");
+    }
+
     return NGX_OK;
 }
 
@@ -221,6 +229,8 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
         ngx_session_cache_free(smcf->body_cache);
         smcf->body_cache = NULL;
     }
+
+    ngx_http_session_sha256_free(&smcf->sha256);
 }
 
 

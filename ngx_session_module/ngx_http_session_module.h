@@ -14,6 +14,7 @@
 
 #include "ngx_session_cache.h"
 #include "ngx_http_session_store.h"
+#include "ngx_http_session_zone.h"
 
 
 typedef struct {
@@ -27,6 +28,7 @@ typedef struct {
     size_t                         body_cache_size;
     ngx_session_cache_t           *body_cache; /* per worker process */
     ngx_shm_zone_t                *body_zone;  /* shared: by all workers */
+    ngx_http_session_sha256_t      sha256;     /* per worker: the key */
 } ngx_http_session_main_conf_t;
 
 

@@ -12,8 +12,6 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
-#include <openssl/sha.h>
-
 #include "ngx_http_session_zone.h"
 
 
@@ -196,17 +194,59 @@ ngx_http_session_zone_epoch(ngx_shm_zone_t *zone)
 }
 
 
-void
-ngx_http_session_zone_key(u_char *key, u_char *data, size_t len,
-    u_char *extra, size_t extra_len)
+ngx_int_t
+ngx_http_session_sha256_init(ngx_http_session_sha256_t *sha)
 {
-    u_char  buf[SHA256_DIGEST_LENGTH + NGX_HTTP_SESSION_ZONE_EXTRA];
+    sha->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    sha->ctx = EVP_MD_CTX_new();
 
-    SHA256(data, len, buf);
-    ngx_memcpy(buf + SHA256_DIGEST_LENGTH, extra,
-               ngx_min(extra_len, NGX_HTTP_SESSION_ZONE_EXTRA));
-    SHA256(buf, SHA256_DIGEST_LENGTH
-                + ngx_min(extra_len, NGX_HTTP_SESSION_ZONE_EXTRA), key);
+    if (sha->md == NULL || sha->ctx == NULL) {
+        ngx_http_session_sha256_free(sha);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_session_sha256_free(ngx_http_session_sha256_t *sha)
+{
+    EVP_MD_CTX_free(sha->ctx);
+    EVP_MD_free(sha->md);
+
+    sha->ctx = NULL;
+    sha->md = NULL;
+}
+
+
+ngx_int_t
+ngx_http_session_sha256_start(ngx_http_session_sha256_t *sha)
+{
+    if (sha->ctx == NULL
+        || EVP_DigestInit_ex(sha->ctx, sha->md, NULL) != 1)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_session_sha256_update(ngx_http_session_sha256_t *sha,
+    const void *data, size_t len)
+{
+    return EVP_DigestUpdate(sha->ctx, data, len) == 1 ? NGX_OK : NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_http_session_sha256_final(ngx_http_session_sha256_t *sha, u_char *out)
+{
+    unsigned int  n;
+
+    return EVP_DigestFinal_ex(sha->ctx, out, &n) == 1 ? NGX_OK : NGX_ERROR;
 }
 
 

@@ -15,6 +15,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include <openssl/evp.h>
+
 
 #define NGX_HTTP_SESSION_ZONE_KEY  32       /* SHA-256 */
 
@@ -39,14 +41,24 @@ ngx_int_t ngx_http_session_zone_add(ngx_conf_t *cf, ngx_str_t *value,
 uint64_t ngx_http_session_zone_epoch(ngx_shm_zone_t *zone);
 
 /*
- * key = SHA-256(SHA-256(data) extra): data is the long part (a token, a
- * store reply), extra what else the entry depends on, at most
- * NGX_HTTP_SESSION_ZONE_EXTRA bytes (more is not looked at).
+ * SHA-256 for the keys, per worker: OpenSSL 3 looks an algorithm up by
+ * name on every EVP_DigestInit_ex() with EVP_sha256() (thousands of
+ * instructions, more than the digest of a small session); fetched once at
+ * the worker's start, with one context reused, it does not.
  */
-#define NGX_HTTP_SESSION_ZONE_EXTRA  (1 + 128 + 24)
+typedef struct {
+    EVP_MD                      *md;
+    EVP_MD_CTX                  *ctx;
+} ngx_http_session_sha256_t;
 
-void ngx_http_session_zone_key(u_char *key, u_char *data, size_t len,
-    u_char *extra, size_t extra_len);
+ngx_int_t ngx_http_session_sha256_init(ngx_http_session_sha256_t *sha);
+void ngx_http_session_sha256_free(ngx_http_session_sha256_t *sha);
+ngx_int_t ngx_http_session_sha256_start(ngx_http_session_sha256_t *sha);
+ngx_int_t ngx_http_session_sha256_update(ngx_http_session_sha256_t *sha,
+    const void *data, size_t len);
+/* out: NGX_HTTP_SESSION_ZONE_KEY bytes */
+ngx_int_t ngx_http_session_sha256_final(ngx_http_session_sha256_t *sha,
+    u_char *out);
 
 /*
  * NGX_OK: value is a copy of the entry from pool.  NGX_DECLINED: no entry,
