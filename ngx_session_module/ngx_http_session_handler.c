@@ -429,8 +429,9 @@ static ngx_int_t
 ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_session_str_t *options)
 {
-    size_t                         i;
-    uint64_t                       len;
+    u_char                        *buf, *p;
+    size_t                         i, n, size;
+    uint32_t                       len;   /* replies are far smaller */
     ngx_int_t                      rc;
     ngx_session_str_t             *v;
     ngx_session_data_t            *sd;
@@ -441,16 +442,33 @@ ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     sha = &smcf->sha256;
     sd = ctx->stored->data;
 
-    len = options->len;
+    /* one buffer, one update: each EVP call costs more than a short copy */
 
-    rc = ngx_http_session_sha256_start(sha);
-    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, &len, sizeof(len))
-                        : rc;
-    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, options->data,
-                                                         options->len)
-                        : rc;
+    n = NGX_SESSION_NFIELDS + sd->nstops;
+    size = sizeof(uint32_t) * (n + 2) + options->len;
 
-    for (i = 0; rc == NGX_OK && i < NGX_SESSION_NFIELDS + sd->nstops; i++) {
+    for (i = 0; i < n; i++) {
+        v = (i < NGX_SESSION_NFIELDS) ? &sd->fields[i]
+                                      : &sd->stops[i - NGX_SESSION_NFIELDS];
+
+        /* a value of 4G (a session_result_buffer_size of 4g): not cached */
+        if (v->len >= NGX_MAX_UINT32_VALUE) {
+            return NGX_ERROR;
+        }
+
+        size += v->len;
+    }
+
+    buf = ngx_pnalloc(r->pool, size);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = (uint32_t) options->len;
+    p = ngx_cpymem(buf, &len, sizeof(len));
+    p = ngx_cpymem(p, options->data, options->len);
+
+    for (i = 0; i < n; i++) {
         if (i == NGX_SESSION_OWNER) {
             continue;
         }
@@ -459,21 +477,22 @@ ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
                                       : &sd->stops[i - NGX_SESSION_NFIELDS];
 
         /* absent and empty differ: 0, and 1 + the length */
-        len = v->data ? v->len + 1 : 0;
+        len = v->data ? (uint32_t) v->len + 1 : 0;
 
-        rc = ngx_http_session_sha256_update(sha, &len, sizeof(len));
+        p = ngx_cpymem(p, &len, sizeof(len));
 
-        if (rc == NGX_OK && v->data) {
-            rc = ngx_http_session_sha256_update(sha, v->data, v->len);
+        if (v->data) {
+            p = ngx_cpymem(p, v->data, v->len);
         }
     }
 
     /* the number of stops ends the list, so that no two lists mix */
-    len = sd->nstops;
+    len = (uint32_t) sd->nstops;
+    p = ngx_cpymem(p, &len, sizeof(len));
 
-    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, &len, sizeof(len))
+    rc = ngx_http_session_sha256_start(sha);
+    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, buf, p - buf)
                         : rc;
-
     rc = (rc == NGX_OK) ? ngx_http_session_sha256_final(sha, ctx->key) : rc;
 
     ctx->keyed = (rc == NGX_OK);
