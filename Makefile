@@ -172,6 +172,7 @@ bench: deps all
 
 bench-memory: deps all
 	bench/run --memory
+	bench/run --memory --case polling
 
 # the body builder alone, at the module's -O2: the published example and
 # 300 stops, instructions per ngx_session_json_build()
