@@ -286,6 +286,9 @@ ngx_session_jwt_precheck(const ngx_session_jwt_policy_t *policy,
 
     json_decref(header);
 
+    res->reason = NGX_SESSION_JWT_OK;
+    res->error = NULL;
+
     return NGX_SESSION_OK;
 }
 
