@@ -263,7 +263,7 @@ ngx_http_session_jwt_keys_get(ngx_http_request_t *r,
     since = ngx_current_msec - src->started;
 
     if (src->started && since < NGX_HTTP_SESSION_JWT_FETCH_GAP) {
-        /* the last fetch was abandoned a moment ago: wait for the gap */
+        /* one started (and was abandoned, or ended) a moment ago */
         return ngx_http_session_jwt_keys_wait(r, src,
                                    NGX_HTTP_SESSION_JWT_FETCH_GAP - since);
     }

@@ -181,7 +181,7 @@ subtest 'limit_conn keyed by a claim' => sub {
 
 subtest 'map, if and set in the location see the claims' => sub {
     my $r = get('/map/', tok());
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is $r->{headers}{'x-tier'}, 'gold', 'map on the claim';
     is $r->{headers}{'x-who'}, 'client-a', 'set in the rewrite phase';
     is get('/map/', tok(sub => 'other'))->{headers}{'x-tier'}, 'basic', 'map default';
