@@ -13,6 +13,7 @@
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_jwt.h"
 #include "ngx_http_session_metrics.h"
+#include "ngx_http_session_wait.h"
 #include "ngx_session_json.h"
 #include "ngx_session_cache.h"
 
@@ -26,6 +27,9 @@ typedef struct {
 
     /* what the store read found; NULL until it ended */
     ngx_http_session_store_result_t  *stored;
+
+    ngx_http_session_wait_t          *wait;     /* NULL: answered at once */
+    unsigned                          wait_asked:1;
 } ngx_http_session_ctx_t;
 
 
@@ -51,6 +55,11 @@ static void ngx_http_session_body_read(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_session_printable(ngx_session_str_t *s);
 static ngx_http_session_ctx_t *ngx_http_session_get_ctx(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_wait_begin(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_hold(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *etag);
+static void ngx_http_session_reread(ngx_http_request_t *r, void *data);
 
 
 static ngx_http_session_error_t  ngx_http_session_err_400 =
@@ -80,6 +89,8 @@ static ngx_http_session_error_t  ngx_http_session_err_504 =
 
 
 static ngx_str_t  ngx_http_session_etag = ngx_string("ETag");
+static ngx_str_t  ngx_http_session_applied = ngx_string("Preference-Applied");
+static ngx_str_t  ngx_http_session_wait = ngx_string("wait");
 
 
 /* the longest stored value a variable shows */
@@ -216,6 +227,15 @@ ngx_http_session_read(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
     ngx_http_session_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (!ctx->wait_asked) {
+        ctx->wait_asked = 1;
+
+        if (ngx_http_session_wait_begin(r, ctx) != NGX_OK) {
+            ctx->outcome = NGX_HTTP_SESSION_INTERNAL_ERROR;
+            return ngx_http_session_send_error(r, &ngx_http_session_err_500);
+        }
+    }
 
     owner = NULL;
 
@@ -422,11 +442,105 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         }
     }
 
+    if (ctx->wait) {
+        rc = ngx_http_session_hold(r, ctx, &etag);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
     if (ngx_http_session_set_etag(r, &etag) != NGX_OK) {
         return NGX_ERROR;
     }
 
     return ngx_http_session_send(r, NGX_HTTP_OK, body.data, body.len);
+}
+
+
+/*
+ * SPEC 9: "Prefer: wait=N" with an If-None-Match: the request waits for a
+ * change of its session, at most min(N, session_result_wait_max), if the
+ * push connection reports changes now.  NGX_ERROR only for nginx's own
+ * failures.
+ */
+
+static ngx_int_t
+ngx_http_session_wait_begin(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    ngx_int_t                     rc;
+    ngx_msec_t                    timeout;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (slcf->waits == NULL || r->headers_in.if_none_match == NULL) {
+        return NGX_OK;
+    }
+
+    timeout = ngx_http_session_wait_prefer(r);
+
+    if (timeout == 0) {
+        return NGX_OK;
+    }
+
+    timeout = ngx_min(timeout, slcf->wait_max);
+
+    rc = ngx_http_session_wait_start(r, slcf->waits, &ctx->request_id,
+                                     timeout, ngx_http_session_reread, ctx,
+                                     &ctx->wait);
+
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The session still has the client's ETag: held (NGX_DONE), or answered
+ * now (NGX_DECLINED), saying the wait was applied when it was.
+ */
+
+static ngx_int_t
+ngx_http_session_hold(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_str_t *etag)
+{
+    ngx_table_elt_t  *inm;
+
+    inm = r->headers_in.if_none_match;
+
+    if (ngx_session_etag_match(inm->value.data, inm->value.len,
+                               etag->data, etag->len)
+        && ngx_http_session_wait_park(ctx->wait) == NGX_OK)
+    {
+        return NGX_DONE;
+    }
+
+    if (!ngx_http_session_wait_applied(ctx->wait)) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_session_add_header(r, &ngx_http_session_applied,
+                                    &ngx_http_session_wait, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the waiter was woken or its time is up: read the session afresh */
+
+static void
+ngx_http_session_reread(ngx_http_request_t *r, void *data)
+{
+    ngx_http_session_ctx_t *ctx = data;
+
+    ctx->stored = NULL;
+    ctx->outcome = NGX_HTTP_SESSION_PENDING;
+
+    ngx_http_finalize_request(r, ngx_http_session_read(r, ctx));
 }
 
 

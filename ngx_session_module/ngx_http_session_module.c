@@ -107,6 +107,13 @@ static ngx_command_t  ngx_http_session_commands[] = {
       offsetof(ngx_http_session_loc_conf_t, owner_claim),
       NULL },
 
+    { ngx_string("session_result_wait_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, wait_max),
+      &ngx_http_session_check_wait_max },
+
     { ngx_string("session_result_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
       ngx_http_session_cache,
@@ -307,6 +314,7 @@ ngx_http_session_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->pretty = NGX_CONF_UNSET;
+    conf->wait_max = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -340,6 +348,22 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->pretty, prev->pretty, 0);
 
     ngx_conf_merge_str_value(conf->owner_claim, prev->owner_claim, "");
+
+    ngx_conf_merge_msec_value(conf->wait_max, prev->wait_max, 30000);
+
+    /* the push connection of the store, for the locations that wait */
+
+    if (conf->wait_max && clcf->noname) {
+        conf->waits = prev->waits;
+
+    } else if (conf->wait_max && conf->store.upstream.upstream) {
+        conf->waits = ngx_http_session_wait_conf(cf,
+                                                 conf->store.upstream.upstream,
+                                                 &conf->store.key_prefix);
+        if (conf->waits == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (conf->store.upstream.upstream
         && conf->owner_claim.len
