@@ -24,9 +24,10 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Ingx_session_module
 FUZZ_TIME  ?= 60
-FUZZERS    := resp json syntax keys token
+FUZZERS    := resp json syntax keys token push
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
-              $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner
+              $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner \
+              $(BUILD)/unit/test_push
 
 .PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
 
@@ -60,6 +61,10 @@ $(BUILD)/unit/test_owner: t/unit/test_owner.c t/unit/tap.h $(SOURCES)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
 	    ngx_session_module/ngx_session_data.c
 
+$(BUILD)/unit/test_push: t/unit/test_push.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_push.c
+
 $(BUILD)/unit/test_json: t/unit/test_json.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_json.c \
@@ -84,6 +89,7 @@ FUZZ_SRC_resp   := ngx_session_resp.c ngx_session_data.c
 FUZZ_SRC_json   := ngx_session_json.c ngx_session_data.c
 FUZZ_SRC_syntax := ngx_session_json.c ngx_session_data.c
 FUZZ_SRC_keys   := ngx_session_jwk.c ngx_session_jose.c ngx_session_data.c
+FUZZ_SRC_push   := ngx_session_push.c
 FUZZ_SRC_token  := ngx_session_jwk.c ngx_session_jwt.c ngx_session_jose.c \
                    ngx_session_cache.c ngx_session_data.c
 FUZZ_LIBS       := -ljwt -ljansson -lcrypto
