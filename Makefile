@@ -27,7 +27,7 @@ FUZZ_TIME  ?= 60
 FUZZERS    := resp json syntax keys token push
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
               $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner \
-              $(BUILD)/unit/test_push
+              $(BUILD)/unit/test_push $(BUILD)/unit/test_ttl
 
 .PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
 
@@ -64,6 +64,11 @@ $(BUILD)/unit/test_owner: t/unit/test_owner.c t/unit/tap.h $(SOURCES)
 $(BUILD)/unit/test_push: t/unit/test_push.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_push.c
+
+$(BUILD)/unit/test_ttl: t/unit/test_ttl.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
+	    ngx_session_module/ngx_session_data.c
 
 $(BUILD)/unit/test_json: t/unit/test_json.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)

@@ -27,6 +27,9 @@ static ngx_int_t ngx_http_session_init(ngx_conf_t *cf);
 static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_session_merge_push(ngx_conf_t *cf,
+    ngx_http_session_loc_conf_t *prev, ngx_http_session_loc_conf_t *conf,
+    ngx_uint_t inner);
 static char *ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -351,18 +354,10 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_msec_value(conf->wait_max, prev->wait_max, 30000);
 
-    /* the push connection of the store, for the locations that wait */
-
-    if (conf->wait_max && clcf->noname) {
-        conf->waits = prev->waits;
-
-    } else if (conf->wait_max && conf->store.upstream.upstream) {
-        conf->waits = ngx_http_session_wait_conf(cf,
-                                                 conf->store.upstream.upstream,
-                                                 &conf->store.key_prefix);
-        if (conf->waits == NULL) {
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_session_merge_push(cf, prev, conf, clcf->noname)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->store.upstream.upstream
@@ -377,6 +372,53 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The push connection of the store (SPEC 9) serves the locations that
+ * wait (session_result_wait_max) and those that cache bodies
+ * (session_result_cache).  An "if" block takes its location's.
+ */
+
+static ngx_int_t
+ngx_http_session_merge_push(ngx_conf_t *cf, ngx_http_session_loc_conf_t *prev,
+    ngx_http_session_loc_conf_t *conf, ngx_uint_t inner)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    if (inner) {
+        conf->waits = conf->wait_max ? prev->waits : NULL;
+        conf->fresh = prev->fresh;
+        return NGX_OK;
+    }
+
+    if (conf->store.upstream.upstream == NULL) {
+        return NGX_OK;
+    }
+
+    if (conf->wait_max) {
+        conf->waits = ngx_http_session_wait_conf(cf,
+                                                 conf->store.upstream.upstream,
+                                                 &conf->store.key_prefix);
+        if (conf->waits == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
+
+    if (smcf->body_cache_size) {
+        conf->fresh = ngx_http_session_fresh_conf(cf,
+                                                 conf->store.upstream.upstream,
+                                                 &conf->store.key_prefix,
+                                                 smcf->body_cache_size);
+        if (conf->fresh == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

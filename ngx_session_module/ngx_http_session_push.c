@@ -30,6 +30,8 @@
 /* the largest value read: a larger batch of keys drops the connection */
 #define NGX_HTTP_SESSION_PUSH_BUFFER    (64 * 1024)
 
+#define NGX_HTTP_SESSION_PUSH_LISTENERS  2
+
 #define NGX_HTTP_SESSION_PUSH_TICK      500
 #define NGX_HTTP_SESSION_PUSH_HANDSHAKE 1000
 #define NGX_HTTP_SESSION_PUSH_BACKOFF   100
@@ -54,8 +56,10 @@ struct ngx_http_session_push_s {
     ngx_http_upstream_srv_conf_t     *uscf;
     ngx_str_t                         prefix;
 
-    ngx_http_session_push_changed_pt  changed;
-    void                             *data;
+    /* the waiting requests and the fresh index of this store */
+    ngx_http_session_push_changed_pt  changed[NGX_HTTP_SESSION_PUSH_LISTENERS];
+    void                             *data[NGX_HTTP_SESSION_PUSH_LISTENERS];
+    ngx_uint_t                        listeners;
 
     /* the worker's state, from init_process on */
     ngx_http_session_push_state_e     state;
@@ -69,6 +73,7 @@ struct ngx_http_session_push_s {
     ngx_uint_t                        replies;  /* handshake ones due */
     unsigned                          ping_due:1;
     unsigned                          connecting:1;
+    unsigned                          quiet:1;  /* a failure was logged */
 };
 
 
@@ -89,6 +94,7 @@ static ngx_int_t ngx_http_session_push_send(ngx_http_session_push_t *ch,
     u_char *data, size_t len);
 static void ngx_http_session_push_write_handler(ngx_event_t *wev);
 static void ngx_http_session_push_read_handler(ngx_event_t *rev);
+static void ngx_http_session_push_read(ngx_http_session_push_t *ch);
 static ngx_int_t ngx_http_session_push_message(ngx_http_session_push_t *ch,
     ngx_session_push_msg_t *msg);
 static void ngx_http_session_push_keys(ngx_http_session_push_t *ch,
@@ -99,6 +105,8 @@ static void ngx_http_session_push_lost(ngx_http_session_push_t *ch,
 static void ngx_http_session_push_close(ngx_http_session_push_t *ch);
 static void ngx_http_session_push_tell(ngx_http_session_push_t *ch,
     ngx_str_t *id);
+static ngx_uint_t ngx_http_session_push_level(ngx_http_session_push_t *ch,
+    ngx_uint_t level);
 
 
 static ngx_http_module_t  ngx_http_session_push_module_ctx = {
@@ -195,19 +203,35 @@ ngx_http_session_push_channel(ngx_conf_t *cf,
 }
 
 
-void
+ngx_int_t
 ngx_http_session_push_listen(ngx_http_session_push_t *ch,
     ngx_http_session_push_changed_pt changed, void *data)
 {
-    ch->changed = changed;
-    ch->data = data;
+    if (ch->listeners == NGX_HTTP_SESSION_PUSH_LISTENERS) {
+        return NGX_ERROR;
+    }
+
+    ch->changed[ch->listeners] = changed;
+    ch->data[ch->listeners] = data;
+    ch->listeners++;
+
+    return NGX_OK;
 }
 
 
 void *
-ngx_http_session_push_listener(ngx_http_session_push_t *ch)
+ngx_http_session_push_listener(ngx_http_session_push_t *ch,
+    ngx_http_session_push_changed_pt changed)
 {
-    return ch->data;
+    ngx_uint_t  i;
+
+    for (i = 0; i < ch->listeners; i++) {
+        if (ch->changed[i] == changed) {
+            return ch->data[i];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -258,7 +282,7 @@ ngx_http_session_push_init_process(ngx_cycle_t *cycle)
         ch->timer.cancelable = 1;
 
         ch->pc.log = cycle->log;
-        ch->pc.log_error = NGX_ERROR_ERR;
+        ch->pc.log_error = NGX_ERROR_INFO;
 
         /* a random first wait spreads the workers' first connections */
         ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
@@ -322,7 +346,8 @@ ngx_http_session_push_connect(ngx_http_session_push_t *ch)
     rc = ngx_event_connect_peer(&ch->pc);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_log_error(NGX_LOG_WARN, ch->timer.log, 0,
+        ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_WARN),
+                      ch->timer.log, 0,
                       "session push: cannot connect to %V", &peer->name);
         ngx_http_session_push_lost(ch, 1);
         return;
@@ -416,8 +441,9 @@ ngx_http_session_push_connected(ngx_connection_t *c)
     }
 
     if (err) {
-        ngx_log_error(NGX_LOG_WARN, c->log, err,
-                      "session push: connect() failed");
+        ngx_log_error(ngx_http_session_push_level(c->data, NGX_LOG_WARN),
+                      c->log, err, "session push: cannot connect to %V",
+                      ((ngx_http_session_push_t *) c->data)->pc.name);
         return NGX_ERROR;
     }
 
@@ -519,17 +545,39 @@ ngx_http_session_push_write_handler(ngx_event_t *wev)
 static void
 ngx_http_session_push_read_handler(ngx_event_t *rev)
 {
+    ngx_connection_t  *c;
+
+    c = rev->data;
+
+    ngx_http_session_push_read(c->data);
+}
+
+
+void
+ngx_http_session_push_sync(ngx_http_session_push_t *ch)
+{
+    if (ch->state == NGX_HTTP_SESSION_PUSH_UP) {
+        ngx_http_session_push_read(ch);
+    }
+}
+
+
+/* reads and handles everything received, until the socket has no more */
+
+static void
+ngx_http_session_push_read(ngx_http_session_push_t *ch)
+{
     int                       rc;
     size_t                    consumed;
     ssize_t                   n;
     ngx_buf_t                *b;
+    ngx_event_t              *rev;
     const char               *error;
     ngx_connection_t         *c;
     ngx_session_push_msg_t    msg;
-    ngx_http_session_push_t  *ch;
 
-    c = rev->data;
-    ch = c->data;
+    c = ch->pc.connection;
+    rev = c->read;
     b = ch->in;
 
     for ( ;; ) {
@@ -557,8 +605,8 @@ ngx_http_session_push_read_handler(ngx_event_t *rev)
         }
 
         if (n == 0 || n == NGX_ERROR) {
-            ngx_log_error(NGX_LOG_WARN, c->log, 0,
-                          "session push: connection to %V closed",
+            ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_WARN),
+                          c->log, 0, "session push: connection to %V closed",
                           ch->pc.name);
             ngx_http_session_push_lost(ch, 1);
             return;
@@ -609,8 +657,10 @@ ngx_http_session_push_message(ngx_http_session_push_t *ch,
     switch (msg->kind) {
 
     case NGX_SESSION_PUSH_ERROR:
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "session push: %V refused: \"%*s\"", ch->pc.name,
+        /* Redis before 6 has no HELLO 3: no waiting, no fresh cache */
+        ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_NOTICE), log, 0,
+                      "session push: %V refused: \"%*s\"; changes are not "
+                      "reported", ch->pc.name,
                       ngx_min(msg->text.len, 128), msg->text.data);
         return NGX_ERROR;
 
@@ -624,6 +674,7 @@ ngx_http_session_push_message(ngx_http_session_push_t *ch,
 
             ch->state = NGX_HTTP_SESSION_PUSH_UP;
             ch->epoch++;
+            ch->quiet = 0;
             ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
             ch->ping_due = 0;
 
@@ -708,8 +759,8 @@ ngx_http_session_push_timer_handler(ngx_event_t *ev)
         return;
 
     case NGX_HTTP_SESSION_PUSH_HANDSHAKING:
-        ngx_log_error(NGX_LOG_WARN, ev->log, 0,
-                      "session push: %V did not answer in time",
+        ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_WARN), ev->log,
+                      0, "session push: %V did not answer in time",
                       ch->pc.name);
         ngx_http_session_push_lost(ch, 1);
         return;
@@ -786,10 +837,31 @@ ngx_http_session_push_close(ngx_http_session_push_t *ch)
 }
 
 
+/*
+ * The first failure since the connection was last up (or since the start)
+ * is logged at level, the retries after it at info: a store without push
+ * support is said once, not every backoff.
+ */
+
+static ngx_uint_t
+ngx_http_session_push_level(ngx_http_session_push_t *ch, ngx_uint_t level)
+{
+    if (ch->quiet) {
+        return NGX_LOG_INFO;
+    }
+
+    ch->quiet = 1;
+
+    return level;
+}
+
+
 static void
 ngx_http_session_push_tell(ngx_http_session_push_t *ch, ngx_str_t *id)
 {
-    if (ch->changed) {
-        ch->changed(ch->data, id);
+    ngx_uint_t  i;
+
+    for (i = 0; i < ch->listeners; i++) {
+        ch->changed[i](ch->data[i], id);
     }
 }

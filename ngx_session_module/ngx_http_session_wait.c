@@ -39,12 +39,12 @@ struct ngx_http_session_waits_s {
 
 
 typedef struct {
-    ngx_rbtree_node_t               node;      /* key: crc32 of the id */
+    ngx_str_node_t                  sn;        /* the id, follows the struct;
+                                                  key: its crc32 */
     ngx_queue_t                     link;      /* in waits->ids */
     ngx_queue_t                     waiters;   /* the parked ones */
     ngx_uint_t                      refs;      /* waiters of any state */
     ngx_uint_t                      gen;       /* changes reported */
-    ngx_str_t                       id;        /* follows the struct */
 } ngx_http_session_wait_id_t;
 
 
@@ -72,10 +72,6 @@ static void ngx_http_session_wait_wake_id(ngx_http_session_wait_id_t *node);
 static void ngx_http_session_wait_unpark(ngx_http_session_wait_t *w);
 static void ngx_http_session_wait_handler(ngx_event_t *ev);
 static void ngx_http_session_wait_cleanup(void *data);
-static ngx_http_session_wait_id_t *ngx_http_session_wait_lookup(
-    ngx_http_session_waits_t *waits, ngx_str_t *id, uint32_t hash);
-static void ngx_http_session_wait_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 
 
 static ngx_str_t  ngx_http_session_prefer = ngx_string("Prefer");
@@ -93,7 +89,8 @@ ngx_http_session_wait_conf(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *uscf,
         return NULL;
     }
 
-    waits = ngx_http_session_push_listener(push);
+    waits = ngx_http_session_push_listener(push,
+                                           ngx_http_session_wait_changed);
     if (waits) {
         return waits;
     }
@@ -105,10 +102,15 @@ ngx_http_session_wait_conf(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *uscf,
 
     waits->push = push;
     ngx_rbtree_init(&waits->tree, &waits->sentinel,
-                    ngx_http_session_wait_insert);
+                    ngx_str_rbtree_insert_value);
     ngx_queue_init(&waits->ids);
 
-    ngx_http_session_push_listen(push, ngx_http_session_wait_changed, waits);
+    if (ngx_http_session_push_listen(push, ngx_http_session_wait_changed,
+                                     waits)
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return waits;
 }
@@ -178,7 +180,8 @@ ngx_http_session_wait_start(ngx_http_request_t *r,
 
     hash = ngx_crc32_short(id->data, id->len);
 
-    node = ngx_http_session_wait_lookup(waits, id, hash);
+    node = (ngx_http_session_wait_id_t *)
+               ngx_str_rbtree_lookup(&waits->tree, id, hash);
 
     if (node == NULL) {
         node = ngx_alloc(sizeof(ngx_http_session_wait_id_t) + id->len,
@@ -187,15 +190,15 @@ ngx_http_session_wait_start(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        node->node.key = hash;
-        node->id.data = (u_char *) (node + 1);
-        node->id.len = id->len;
-        ngx_memcpy(node->id.data, id->data, id->len);
+        node->sn.node.key = hash;
+        node->sn.str.data = (u_char *) (node + 1);
+        node->sn.str.len = id->len;
+        ngx_memcpy(node->sn.str.data, id->data, id->len);
         node->refs = 0;
         node->gen = 0;
         ngx_queue_init(&node->waiters);
 
-        ngx_rbtree_insert(&waits->tree, &node->node);
+        ngx_rbtree_insert(&waits->tree, &node->sn.node);
         ngx_queue_insert_tail(&waits->ids, &node->link);
     }
 
@@ -270,7 +273,7 @@ ngx_http_session_wait_park(ngx_http_session_wait_t *w)
     ngx_add_timer(&w->event, (ngx_msec_t) left);
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "session wait: \"%V\" held for %M ms", &w->id->id,
+                   "session wait: \"%V\" held for %M ms", &w->id->sn.str,
                    (ngx_msec_t) left);
 
     return NGX_OK;
@@ -294,9 +297,9 @@ ngx_http_session_wait_changed(void *data, ngx_str_t *id)
     ngx_http_session_wait_id_t  *node;
 
     if (id) {
-        node = ngx_http_session_wait_lookup(waits, id,
-                                            ngx_crc32_short(id->data,
-                                                            id->len));
+        node = (ngx_http_session_wait_id_t *)
+                   ngx_str_rbtree_lookup(&waits->tree, id,
+                                         ngx_crc32_short(id->data, id->len));
         if (node) {
             ngx_http_session_wait_wake_id(node);
         }
@@ -368,7 +371,7 @@ ngx_http_session_wait_handler(ngx_event_t *ev)
     ngx_http_set_log_request(c->log, r);
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
-                   "session wait: \"%V\" read again", &w->id->id);
+                   "session wait: \"%V\" read again", &w->id->sn.str);
 
     /* changes from now on are what the next parking looks for */
     w->gen = w->id->gen;
@@ -400,77 +403,8 @@ ngx_http_session_wait_cleanup(void *data)
     node = w->id;
 
     if (--node->refs == 0) {
-        ngx_rbtree_delete(&w->waits->tree, &node->node);
+        ngx_rbtree_delete(&w->waits->tree, &node->sn.node);
         ngx_queue_remove(&node->link);
         ngx_free(node);
     }
-}
-
-
-static ngx_http_session_wait_id_t *
-ngx_http_session_wait_lookup(ngx_http_session_waits_t *waits, ngx_str_t *id,
-    uint32_t hash)
-{
-    ngx_int_t                    rc;
-    ngx_rbtree_node_t           *node, *sentinel;
-    ngx_http_session_wait_id_t  *n;
-
-    node = waits->tree.root;
-    sentinel = waits->tree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash != node->key) {
-            node = (hash < node->key) ? node->left : node->right;
-            continue;
-        }
-
-        n = (ngx_http_session_wait_id_t *) node;
-
-        rc = ngx_memn2cmp(id->data, n->id.data, id->len, n->id.len);
-
-        if (rc == 0) {
-            return n;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_http_session_wait_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t           **p;
-    ngx_http_session_wait_id_t   *n, *t;
-
-    for ( ;; ) {
-
-        n = (ngx_http_session_wait_id_t *) node;
-        t = (ngx_http_session_wait_id_t *) temp;
-
-        if (node->key != temp->key) {
-            p = (node->key < temp->key) ? &temp->left : &temp->right;
-
-        } else {
-            p = (ngx_memn2cmp(n->id.data, t->id.data, n->id.len, t->id.len)
-                 < 0)
-                ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
 }
