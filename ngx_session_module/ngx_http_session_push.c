@@ -325,6 +325,7 @@ static void
 ngx_http_session_push_connect(ngx_http_session_push_t *ch)
 {
     ngx_int_t                     rc;
+    ngx_uint_t                    level;
     ngx_connection_t             *c;
     ngx_http_upstream_rr_peer_t  *peer;
 
@@ -346,8 +347,8 @@ ngx_http_session_push_connect(ngx_http_session_push_t *ch)
     rc = ngx_event_connect_peer(&ch->pc);
 
     if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_WARN),
-                      ch->timer.log, 0,
+        level = ngx_http_session_push_level(ch, NGX_LOG_WARN);
+        ngx_log_error(level, ch->timer.log, 0,
                       "session push: cannot connect to %V", &peer->name);
         ngx_http_session_push_lost(ch, 1);
         return;
@@ -430,8 +431,10 @@ ngx_http_session_push_peer(ngx_http_session_push_t *ch)
 static ngx_int_t
 ngx_http_session_push_connected(ngx_connection_t *c)
 {
-    int        err;
-    socklen_t  len;
+    int                       err;
+    socklen_t                 len;
+    ngx_uint_t                level;
+    ngx_http_session_push_t  *ch;
 
     err = 0;
     len = sizeof(int);
@@ -441,9 +444,10 @@ ngx_http_session_push_connected(ngx_connection_t *c)
     }
 
     if (err) {
-        ngx_log_error(ngx_http_session_push_level(c->data, NGX_LOG_WARN),
-                      c->log, err, "session push: cannot connect to %V",
-                      ((ngx_http_session_push_t *) c->data)->pc.name);
+        ch = c->data;
+        level = ngx_http_session_push_level(ch, NGX_LOG_WARN);
+        ngx_log_error(level, c->log, err, "session push: cannot connect to %V",
+                      ch->pc.name);
         return NGX_ERROR;
     }
 
@@ -570,6 +574,7 @@ ngx_http_session_push_read(ngx_http_session_push_t *ch)
     int                       rc;
     size_t                    consumed;
     ssize_t                   n;
+    ngx_uint_t                level;
     ngx_buf_t                *b;
     ngx_event_t              *rev;
     const char               *error;
@@ -605,8 +610,9 @@ ngx_http_session_push_read(ngx_http_session_push_t *ch)
         }
 
         if (n == 0 || n == NGX_ERROR) {
-            ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_WARN),
-                          c->log, 0, "session push: connection to %V closed",
+            level = ngx_http_session_push_level(ch, NGX_LOG_WARN);
+            ngx_log_error(level, c->log, 0,
+                          "session push: connection to %V closed",
                           ch->pc.name);
             ngx_http_session_push_lost(ch, 1);
             return;
@@ -650,7 +656,8 @@ static ngx_int_t
 ngx_http_session_push_message(ngx_http_session_push_t *ch,
     ngx_session_push_msg_t *msg)
 {
-    ngx_log_t  *log;
+    ngx_log_t   *log;
+    ngx_uint_t   level;
 
     log = ch->pc.connection->log;
 
@@ -658,7 +665,8 @@ ngx_http_session_push_message(ngx_http_session_push_t *ch,
 
     case NGX_SESSION_PUSH_ERROR:
         /* Redis before 6 has no HELLO 3: no waiting, no fresh cache */
-        ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_NOTICE), log, 0,
+        level = ngx_http_session_push_level(ch, NGX_LOG_NOTICE);
+        ngx_log_error(level, log, 0,
                       "session push: %V refused: \"%*s\"; changes are not "
                       "reported", ch->pc.name,
                       ngx_min(msg->text.len, 128), msg->text.data);
@@ -741,6 +749,7 @@ ngx_http_session_push_keys(ngx_http_session_push_t *ch,
 static void
 ngx_http_session_push_timer_handler(ngx_event_t *ev)
 {
+    ngx_uint_t                level;
     ngx_http_session_push_t  *ch;
 
     ch = ev->data;
@@ -759,8 +768,9 @@ ngx_http_session_push_timer_handler(ngx_event_t *ev)
         return;
 
     case NGX_HTTP_SESSION_PUSH_HANDSHAKING:
-        ngx_log_error(ngx_http_session_push_level(ch, NGX_LOG_WARN), ev->log,
-                      0, "session push: %V did not answer in time",
+        level = ngx_http_session_push_level(ch, NGX_LOG_WARN);
+        ngx_log_error(level, ev->log, 0,
+                      "session push: %V did not answer in time",
                       ch->pc.name);
         ngx_http_session_push_lost(ch, 1);
         return;
