@@ -8,9 +8,11 @@
  * sends the invalidation when the writer's EXEC runs; until it has been
  * read here (the push delay: well under a millisecond on loopback, more
  * on a loaded or distant store), the entry it drops may still be served.
- * A store read that overlaps any reported change is not kept at all (the
- * change may be older than what it read); a lost connection, or a new
- * one, drops every entry: changes in between are unknown.
+ * A store read that overlaps a reported change of its session (the ids of
+ * the last 64 changes are remembered; beyond, or after a flush, any
+ * overlap counts) is not kept: the change may be older than what it read.
+ * A lost connection, or a new one, drops every entry: changes in between
+ * are unknown.
  *
  * TTL: the deadline is the read's start plus the PTTL Redis gave in the
  * same transaction, which is never later than the key's own expiry.
@@ -28,6 +30,9 @@
 /* one entry may take at most this share of the budget */
 #define NGX_HTTP_SESSION_FRESH_SHARE  8
 
+/* the ids of the last changes reported, for reads that overlap them */
+#define NGX_HTTP_SESSION_FRESH_RECENT  64
+
 
 struct ngx_http_session_fresh_s {
     ngx_http_session_push_t     *push;
@@ -38,6 +43,8 @@ struct ngx_http_session_fresh_s {
     size_t                       max;
     ngx_uint_t                   epoch;     /* of the entries held */
     ngx_uint_t                   seq;       /* changes reported */
+    ngx_uint_t                   flushed;   /* seq of the last "any" */
+    uint32_t                     recent[NGX_HTTP_SESSION_FRESH_RECENT];
 };
 
 
@@ -57,6 +64,9 @@ typedef struct {
 
 
 static void ngx_http_session_fresh_changed(void *data, ngx_str_t *id);
+static ngx_uint_t ngx_http_session_fresh_overlaps(
+    ngx_http_session_fresh_t *fresh, ngx_http_session_fresh_ticket_t *ticket,
+    ngx_str_t *key);
 static ngx_uint_t ngx_http_session_fresh_current(
     ngx_http_session_fresh_t *fresh);
 static void ngx_http_session_fresh_drop_id(ngx_http_session_fresh_t *fresh,
@@ -192,7 +202,7 @@ ngx_http_session_fresh_put(ngx_http_session_fresh_t *fresh,
     if (ticket->epoch == 0
         || !ngx_http_session_fresh_current(fresh)
         || ticket->epoch != fresh->epoch
-        || ticket->seq != fresh->seq
+        || ngx_http_session_fresh_overlaps(fresh, ticket, key)
         || ttl_ms == 0 || ttl_ms < -1)
     {
         return;
@@ -256,13 +266,53 @@ ngx_http_session_fresh_changed(void *data, ngx_str_t *id)
     fresh->seq++;
 
     if (id == NULL) {
+        fresh->flushed = fresh->seq;
         ngx_http_session_fresh_drop_all(fresh);
         return;
     }
 
+    fresh->recent[fresh->seq % NGX_HTTP_SESSION_FRESH_RECENT] =
+                                         ngx_crc32_short(id->data, id->len);
+
     /* the render options: session_result_pretty off and on */
     ngx_http_session_fresh_drop_id(fresh, '0', id);
     ngx_http_session_fresh_drop_id(fresh, '1', id);
+}
+
+
+/*
+ * A change of this session (or of any, or more changes than are
+ * remembered) was reported while it was read: what was read may be older
+ * than the change, and is not kept.  A hash collision only costs a miss.
+ */
+
+static ngx_uint_t
+ngx_http_session_fresh_overlaps(ngx_http_session_fresh_t *fresh,
+    ngx_http_session_fresh_ticket_t *ticket, ngx_str_t *key)
+{
+    uint32_t    hash;
+    ngx_uint_t  seq;
+
+    if (ticket->seq == fresh->seq) {
+        return 0;
+    }
+
+    if (fresh->seq - ticket->seq >= NGX_HTTP_SESSION_FRESH_RECENT
+        || fresh->flushed > ticket->seq)
+    {
+        return 1;
+    }
+
+    /* the key is the render options, then the id */
+    hash = ngx_crc32_short(key->data + 1, key->len - 1);
+
+    for (seq = ticket->seq + 1; seq != fresh->seq + 1; seq++) {
+        if (fresh->recent[seq % NGX_HTTP_SESSION_FRESH_RECENT] == hash) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -634,7 +634,7 @@ ngx_http_session_hold(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         return NGX_DONE;
     }
 
-    if (!ngx_http_session_wait_applied(ctx->wait)) {
+    if (!ngx_http_session_wait_answer(ctx->wait)) {
         return NGX_DECLINED;
     }
 

@@ -43,6 +43,8 @@ typedef struct {
                                                   key: its crc32 */
     ngx_queue_t                     link;      /* in waits->ids */
     ngx_queue_t                     waiters;   /* the parked ones */
+    ngx_queue_t                     woken;     /* behind the leader */
+    void                           *leader;    /* reading for them all */
     ngx_uint_t                      refs;      /* waiters of any state */
     ngx_uint_t                      gen;       /* changes reported */
 } ngx_http_session_wait_id_t;
@@ -63,6 +65,7 @@ struct ngx_http_session_wait_s {
     void                           *data;
 
     unsigned                        parked:1;
+    unsigned                        woken:1;   /* in id->woken */
     unsigned                        applied:1;
 };
 
@@ -70,6 +73,7 @@ struct ngx_http_session_wait_s {
 static void ngx_http_session_wait_changed(void *data, ngx_str_t *id);
 static void ngx_http_session_wait_wake_id(ngx_http_session_wait_id_t *node);
 static void ngx_http_session_wait_unpark(ngx_http_session_wait_t *w);
+static void ngx_http_session_wait_release(ngx_http_session_wait_t *w);
 static void ngx_http_session_wait_handler(ngx_event_t *ev);
 static void ngx_http_session_wait_cleanup(void *data);
 
@@ -196,7 +200,9 @@ ngx_http_session_wait_start(ngx_http_request_t *r,
         ngx_memcpy(node->sn.str.data, id->data, id->len);
         node->refs = 0;
         node->gen = 0;
+        node->leader = NULL;
         ngx_queue_init(&node->waiters);
+        ngx_queue_init(&node->woken);
 
         ngx_rbtree_insert(&waits->tree, &node->sn.node);
         ngx_queue_insert_tail(&waits->ids, &node->link);
@@ -236,6 +242,8 @@ ngx_http_session_wait_park(ngx_http_session_wait_t *w)
 
     r = w->request;
     c = r->connection;
+
+    ngx_http_session_wait_release(w);
 
     left = (ngx_msec_int_t) (w->deadline - ngx_current_msec);
 
@@ -281,8 +289,10 @@ ngx_http_session_wait_park(ngx_http_session_wait_t *w)
 
 
 ngx_uint_t
-ngx_http_session_wait_applied(ngx_http_session_wait_t *w)
+ngx_http_session_wait_answer(ngx_http_session_wait_t *w)
 {
+    ngx_http_session_wait_release(w);
+
     return w->applied;
 }
 
@@ -317,7 +327,12 @@ ngx_http_session_wait_changed(void *data, ngx_str_t *id)
 }
 
 
-/* woken ones run from the posted events, after this report is done */
+/*
+ * One woken request reads the store for all who wait on the session: the
+ * others follow once its read ended, when the body is in the fresh index
+ * (no thundering herd of reads on one change).  Woken ones run from the
+ * posted events, after this report is done.
+ */
 
 static void
 ngx_http_session_wait_wake_id(ngx_http_session_wait_id_t *node)
@@ -332,7 +347,45 @@ ngx_http_session_wait_wake_id(ngx_http_session_wait_id_t *node)
         w = ngx_queue_data(q, ngx_http_session_wait_t, queue);
 
         ngx_http_session_wait_unpark(w);
-        ngx_post_event(&w->event, &ngx_posted_events);
+
+        if (node->leader == NULL) {
+            node->leader = w;
+            ngx_post_event(&w->event, &ngx_posted_events);
+            continue;
+        }
+
+        ngx_queue_insert_tail(&node->woken, &w->queue);
+        w->woken = 1;
+        ngx_http_session_metrics_waiting(w->request, 1);
+    }
+}
+
+
+/* the leader's read ended (or its request did): the others read now */
+
+static void
+ngx_http_session_wait_release(ngx_http_session_wait_t *w)
+{
+    ngx_queue_t                 *q;
+    ngx_http_session_wait_t     *f;
+    ngx_http_session_wait_id_t  *node;
+
+    node = w->id;
+
+    if (node->leader != w) {
+        return;
+    }
+
+    node->leader = NULL;
+
+    while (!ngx_queue_empty(&node->woken)) {
+        q = ngx_queue_head(&node->woken);
+        f = ngx_queue_data(q, ngx_http_session_wait_t, queue);
+
+        ngx_queue_remove(q);
+        f->woken = 0;
+        ngx_http_session_metrics_waiting(f->request, -1);
+        ngx_post_event(&f->event, &ngx_posted_events);
     }
 }
 
@@ -340,9 +393,10 @@ ngx_http_session_wait_wake_id(ngx_http_session_wait_id_t *node)
 static void
 ngx_http_session_wait_unpark(ngx_http_session_wait_t *w)
 {
-    if (w->parked) {
+    if (w->parked || w->woken) {
         ngx_queue_remove(&w->queue);
         w->parked = 0;
+        w->woken = 0;
         ngx_http_session_metrics_waiting(w->request, -1);
     }
 
@@ -395,6 +449,7 @@ ngx_http_session_wait_cleanup(void *data)
     ngx_http_session_wait_id_t  *node;
 
     ngx_http_session_wait_unpark(w);
+    ngx_http_session_wait_release(w);
 
     if (w->event.posted) {
         ngx_delete_posted_event(&w->event);

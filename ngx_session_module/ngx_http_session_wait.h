@@ -50,8 +50,11 @@ ngx_int_t ngx_http_session_wait_start(ngx_http_request_t *r,
  */
 ngx_int_t ngx_http_session_wait_park(ngx_http_session_wait_t *w);
 
-/* the request was held: its answer says "Preference-Applied: wait" */
-ngx_uint_t ngx_http_session_wait_applied(ngx_http_session_wait_t *w);
+/*
+ * The request is answered now: 1 if it was held (the answer says
+ * "Preference-Applied: wait").
+ */
+ngx_uint_t ngx_http_session_wait_answer(ngx_http_session_wait_t *w);
 
 
 #endif /* _NGX_HTTP_SESSION_WAIT_H_INCLUDED_ */
