@@ -4,6 +4,7 @@
 # make bench      the benchmark (bench/run, bench/README.md): the table, and
 #                 bench/results/<UTC time>.json
 # make bench-memory  10^6 requests, the worker's RSS before and after
+# make bench-push   waiting and the fresh cache (bench/push, bench/README.md)
 # make bench-render  callgrind: instructions per cold render (bench/render.c)
 # make deb        build/libnginx-mod-http-session-result_<version>_amd64.deb
 #                 (debian/, version from CHANGELOG.md)
@@ -29,7 +30,7 @@ UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test
               $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner \
               $(BUILD)/unit/test_push $(BUILD)/unit/test_ttl
 
-.PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
+.PHONY: all deps test unit demo bench bench-memory bench-push bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
 
 all: $(MODULE)
 
@@ -183,6 +184,10 @@ bench: deps all
 
 bench-memory: deps all
 	bench/run --memory
+
+# SPEC 9: cached polling without a store read, 10,000 waiters, wake latency
+bench-push: deps all
+	bench/push
 
 # the body builder alone, at the module's -O2: the published example and
 # 300 stops, instructions per ngx_session_json_build()
