@@ -42,8 +42,10 @@ static ngx_session_reply_t  rp;
 static ngx_session_data_t   out;
 
 
-static int
-run(const char *reply, size_t len, const char *owner, size_t *consumed)
+/* a copy of exactly the reply, and a decoder asking for the PTTL */
+
+static void
+start(const char *reply, size_t len, const char *owner)
 {
     free(buf);
     buf = malloc(len ? len : 1);
@@ -57,6 +59,13 @@ run(const char *reply, size_t len, const char *owner, size_t *consumed)
     }
 
     ngx_session_reply_ttl(&rp);
+}
+
+
+static int
+run(const char *reply, size_t len, const char *owner, size_t *consumed)
+{
+    start(reply, len, owner);
 
     return ngx_session_reply_parse(&rp, buf, len, consumed);
 }
@@ -70,18 +79,7 @@ run_split(const char *reply, size_t len, const char *owner)
     int     rc;
     size_t  n, consumed;
 
-    free(buf);
-    buf = malloc(len);
-    memcpy(buf, reply, len);
-
-    ngx_session_reply_init(&rp, &out, MAX_LEN, test_alloc, NULL);
-
-    if (owner) {
-        ngx_session_reply_owner(&rp, (const unsigned char *) owner,
-                                strlen(owner));
-    }
-
-    ngx_session_reply_ttl(&rp);
+    start(reply, len, owner);
 
     for (n = 0; n < len; n++) {
         rc = ngx_session_reply_parse(&rp, buf, n, &consumed);
