@@ -376,9 +376,12 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 /*
- * The push connection of the store (SPEC 9) serves the locations that
- * wait (session_result_wait_max) and those that cache bodies
- * (session_result_cache).  An "if" block takes its location's.
+ * The push connection of the store (SPEC 9), for the locations that may
+ * wait (session_result_wait_max not 0): it wakes their waiting requests
+ * and, with session_result_cache on, keeps the fresh index of bodies
+ * served without a store read.  session_result_wait_max 0 is a location
+ * without either: every request reads the store, as before SPEC 9.  An
+ * "if" block takes its location's.
  */
 
 static ngx_int_t
@@ -389,21 +392,18 @@ ngx_http_session_merge_push(ngx_conf_t *cf, ngx_http_session_loc_conf_t *prev,
 
     if (inner) {
         conf->waits = conf->wait_max ? prev->waits : NULL;
-        conf->fresh = prev->fresh;
+        conf->fresh = conf->wait_max ? prev->fresh : NULL;
         return NGX_OK;
     }
 
-    if (conf->store.upstream.upstream == NULL) {
+    if (conf->store.upstream.upstream == NULL || conf->wait_max == 0) {
         return NGX_OK;
     }
 
-    if (conf->wait_max) {
-        conf->waits = ngx_http_session_wait_conf(cf,
-                                                 conf->store.upstream.upstream,
-                                                 &conf->store.key_prefix);
-        if (conf->waits == NULL) {
-            return NGX_ERROR;
-        }
+    conf->waits = ngx_http_session_wait_conf(cf, conf->store.upstream.upstream,
+                                             &conf->store.key_prefix);
+    if (conf->waits == NULL) {
+        return NGX_ERROR;
     }
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);

@@ -37,6 +37,10 @@ my $ngx = start_nginx(<<'EOF', redis => $redis, vars => { JWKS => $JWKS });
             session_result_pass 127.0.0.1:%%REDIS_PORT%%;
             session_result_pretty on;
         }
+        location /nopush/ {
+            session_result_pass 127.0.0.1:%%REDIS_PORT%%;
+            session_result_wait_max 0;
+        }
         location /owned/ {
             session_jwt "f";
             session_jwt_key_file %%JWKS%%;
@@ -79,6 +83,14 @@ subtest 'an unchanged session: no store read' => sub {
     is get("$P/u1", 'If-None-Match' => $etag)->{status}, 304,
        'If-None-Match still works: 304';
     is reads(), $before, 'without a read either';
+};
+
+subtest 'session_result_wait_max 0: a store read for every request' => sub {
+    store('z1', status => 'PENDING');
+    get("/nopush/z1");
+    my $before = reads();
+    is get("/nopush/z1")->{status}, 200, 'served' for 1 .. 5;
+    is reads(), $before + 5, 'five reads for five requests';
 };
 
 subtest 'a change is seen by the next request' => sub {
