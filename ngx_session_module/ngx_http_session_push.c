@@ -11,8 +11,8 @@
  * __redis__:invalidate and a REDIRECT to it.
  *
  * The server: the first one that connects and answers the handshake, in
- * the order of the upstream's servers, the backup servers after them
- * (nginx's own list of peers, as the reads use it; "down" ones skipped).
+ * the order of the upstream block's "server" lines, the backup servers
+ * after the others, "down" ones skipped, whatever balancer the block uses.
  * A failure moves on to the next; a connection lost after it was up starts
  * from the first again, after a backoff of 100 ms doubling to 5 s, with
  * jitter (a half to the whole of it), so the workers do not reconnect
@@ -67,6 +67,7 @@ struct ngx_http_session_push_s {
     ngx_event_t                       timer;
     ngx_buf_t                        *in;
     ngx_buf_t                        *out;
+    ngx_array_t                       addrs;    /* ngx_addr_t, in order */
     ngx_uint_t                        peer;     /* the next one tried */
     ngx_msec_t                        backoff;
     ngx_uint_t                        epoch;    /* changes once per up */
@@ -86,8 +87,9 @@ static void *ngx_http_session_push_create_main_conf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_session_push_init_process(ngx_cycle_t *cycle);
 static void ngx_http_session_push_exit_process(ngx_cycle_t *cycle);
 static void ngx_http_session_push_connect(ngx_http_session_push_t *ch);
-static ngx_http_upstream_rr_peer_t *ngx_http_session_push_peer(
-    ngx_http_session_push_t *ch);
+static ngx_int_t ngx_http_session_push_addrs(ngx_http_session_push_t *ch,
+    ngx_pool_t *pool);
+static ngx_addr_t *ngx_http_session_push_peer(ngx_http_session_push_t *ch);
 static ngx_int_t ngx_http_session_push_connected(ngx_connection_t *c);
 static void ngx_http_session_push_handshake(ngx_http_session_push_t *ch);
 static ngx_int_t ngx_http_session_push_send(ngx_http_session_push_t *ch,
@@ -272,7 +274,9 @@ ngx_http_session_push_init_process(ngx_cycle_t *cycle)
                                       + ch->prefix.len
                                       + 8 * (sizeof(NGX_HTTP_SESSION_PUSH_PING)
                                              - 1));
-        if (ch->in == NULL || ch->out == NULL) {
+        if (ch->in == NULL || ch->out == NULL
+            || ngx_http_session_push_addrs(ch, cycle->pool) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -324,10 +328,10 @@ ngx_http_session_push_exit_process(ngx_cycle_t *cycle)
 static void
 ngx_http_session_push_connect(ngx_http_session_push_t *ch)
 {
-    ngx_int_t                     rc;
-    ngx_uint_t                    level;
-    ngx_connection_t             *c;
-    ngx_http_upstream_rr_peer_t  *peer;
+    ngx_int_t          rc;
+    ngx_uint_t         level;
+    ngx_addr_t        *peer;
+    ngx_connection_t  *c;
 
     peer = ngx_http_session_push_peer(ch);
     if (peer == NULL) {
@@ -381,48 +385,83 @@ ngx_http_session_push_connect(ngx_http_session_push_t *ch)
 
 
 /*
- * The peer tried now: nginx's list of the upstream's servers (built by the
- * round-robin balancer, on which hash, least_conn and keepalive build too),
- * primary then backup ones, from ch->peer on.
+ * The servers in the order tried: an upstream block's "server" lines as
+ * written (each address of a name in turn), the backup ones after the
+ * others, "down" ones left out, whatever balancer the block uses; an
+ * address in session_result_pass itself is an implicit upstream, whose
+ * round-robin peers nginx built from it.
  */
 
-static ngx_http_upstream_rr_peer_t *
+static ngx_int_t
+ngx_http_session_push_addrs(ngx_http_session_push_t *ch, ngx_pool_t *pool)
+{
+    ngx_uint_t                     i, j, backup;
+    ngx_addr_t                    *a;
+    ngx_http_upstream_server_t    *server;
+    ngx_http_upstream_rr_peer_t   *peer;
+    ngx_http_upstream_rr_peers_t  *peers;
+
+    if (ngx_array_init(&ch->addrs, pool, 2, sizeof(ngx_addr_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ch->uscf->servers && ch->uscf->servers->nelts) {
+        server = ch->uscf->servers->elts;
+
+        for (backup = 0; backup < 2; backup++) {
+            for (i = 0; i < ch->uscf->servers->nelts; i++) {
+                if (server[i].down || server[i].backup != backup) {
+                    continue;
+                }
+
+                for (j = 0; j < server[i].naddrs; j++) {
+                    a = ngx_array_push(&ch->addrs);
+                    if (a == NULL) {
+                        return NGX_ERROR;
+                    }
+
+                    *a = server[i].addrs[j];
+                }
+            }
+        }
+
+        return NGX_OK;
+    }
+
+    for (peers = ch->uscf->peer.data; peers; peers = peers->next) {
+        for (peer = peers->peer; peer; peer = peer->next) {
+            if (peer->down) {
+                continue;
+            }
+
+            a = ngx_array_push(&ch->addrs);
+            if (a == NULL) {
+                return NGX_ERROR;
+            }
+
+            a->sockaddr = peer->sockaddr;
+            a->socklen = peer->socklen;
+            a->name = peer->name;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_addr_t *
 ngx_http_session_push_peer(ngx_http_session_push_t *ch)
 {
-    ngx_uint_t                     n, i, tries;
-    ngx_http_upstream_rr_peer_t   *peer;
-    ngx_http_upstream_rr_peers_t  *peers, *list;
+    ngx_addr_t  *addrs;
 
-    peers = ch->uscf->peer.data;
-    if (peers == NULL) {
+    if (ch->addrs.nelts == 0) {
         return NULL;
     }
 
-    n = peers->number + (peers->next ? peers->next->number : 0);
+    addrs = ch->addrs.elts;
+    ch->peer %= ch->addrs.nelts;
 
-    for (tries = 0; tries < n; tries++) {
-        i = ch->peer % n;
-        ch->peer = i;
-
-        list = peers;
-
-        if (i >= peers->number) {
-            i -= peers->number;
-            list = peers->next;
-        }
-
-        for (peer = list->peer; i && peer; i--) {
-            peer = peer->next;
-        }
-
-        if (peer && !peer->down) {
-            return peer;
-        }
-
-        ch->peer++;
-    }
-
-    return NULL;
+    return &addrs[ch->peer];
 }
 
 
@@ -779,12 +818,14 @@ ngx_http_session_push_timer_handler(ngx_event_t *ev)
         if (ch->ping_due) {
             ngx_log_error(NGX_LOG_WARN, ev->log, 0,
                           "session push: %V did not answer PING in %M ms",
-                          ch->pc.name, (ngx_msec_t) NGX_HTTP_SESSION_PUSH_TICK);
+                          ch->pc.name,
+                          (ngx_msec_t) NGX_HTTP_SESSION_PUSH_TICK);
             ngx_http_session_push_lost(ch, 0);
             return;
         }
 
-        if (ngx_http_session_push_send(ch, (u_char *) NGX_HTTP_SESSION_PUSH_PING,
+        if (ngx_http_session_push_send(ch,
+                                       (u_char *) NGX_HTTP_SESSION_PUSH_PING,
                                        sizeof(NGX_HTTP_SESSION_PUSH_PING) - 1)
             != NGX_OK)
         {

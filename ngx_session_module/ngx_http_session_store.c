@@ -71,10 +71,10 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 
 /*
  * MULTI / HGETALL P{ID} / LRANGE P{ID}:stops 0 -1 / EXEC, pipelined: one
- * write, and a snapshot of both keys.  With ttl, PTTL P{ID} comes
- * last in the transaction: the time to live of that same snapshot.  When an owner is required, HGET
+ * write, and a snapshot of both keys.  When an owner is required, HGET
  * P{ID} owner comes first in the transaction: its reply arrives before any
  * of the session's data, so ownership is decided before anything else.
+ * With ttl, PTTL P{ID} comes last: the time to live of that snapshot.
  */
 
 #define NGX_HTTP_SESSION_MULTI   "*1\r\n$5\r\nMULTI\r\n"
