@@ -35,6 +35,7 @@ typedef struct {
     ngx_session_data_t               session;
     ngx_session_str_t                raw;   /* the whole reply, once read */
 
+    unsigned                         ttl:1;         /* PTTL asked for */
     unsigned                         reply_seen:1;  /* by any attempt */
     unsigned                         finished:1;
 } ngx_http_session_store_read_t;
@@ -73,6 +74,7 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
  * write, and a snapshot of both keys.  When an owner is required, HGET
  * P{ID} owner comes first in the transaction: its reply arrives before any
  * of the session's data, so ownership is decided before anything else.
+ * With ttl, PTTL P{ID} comes last: the time to live of that snapshot.
  */
 
 #define NGX_HTTP_SESSION_MULTI   "*1\r\n$5\r\nMULTI\r\n"
@@ -81,6 +83,7 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 #define NGX_HTTP_SESSION_HGETALL "*2\r\n$7\r\nHGETALL\r\n"
 #define NGX_HTTP_SESSION_LRANGE  "*4\r\n$6\r\nLRANGE\r\n"
 #define NGX_HTTP_SESSION_RANGE   "$1\r\n0\r\n$2\r\n-1\r\n"
+#define NGX_HTTP_SESSION_PTTL    "*2\r\n$4\r\nPTTL\r\n"
 #define NGX_HTTP_SESSION_EXEC    "*1\r\n$4\r\nEXEC\r\n"
 #define NGX_HTTP_SESSION_STOPS   ":stops"
 
@@ -95,7 +98,7 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_session_store_read(ngx_http_request_t *r,
     ngx_http_session_store_conf_t *conf, ngx_str_t *id, ngx_str_t *owner,
-    ngx_http_session_store_done_pt done, void *data)
+    ngx_uint_t ttl, ngx_http_session_store_done_pt done, void *data)
 {
     ngx_http_request_t             *sr;
     ngx_http_post_subrequest_t     *ps;
@@ -108,6 +111,7 @@ ngx_http_session_store_read(ngx_http_request_t *r,
 
     rd->conf = conf;
     rd->id = *id;
+    rd->ttl = ttl ? 1 : 0;
     rd->done = done;
 
     if (owner) {
@@ -194,6 +198,7 @@ ngx_http_session_store_finish(ngx_http_request_t *sr,
     if (rd->result.outcome == NGX_HTTP_SESSION_FOUND) {
         rd->result.data = &rd->session;
         rd->result.raw = &rd->raw;
+        rd->result.ttl_ms = rd->ttl ? rd->reply.ttl_ms : -1;
     }
 
     rd->done(sr->parent, &rd->result, rd->data);
@@ -271,6 +276,10 @@ ngx_http_session_reply_start(ngx_http_request_t *r,
     if (rd->owner.data) {
         ngx_session_reply_owner(&rd->reply, rd->owner.data, rd->owner.len);
     }
+
+    if (rd->ttl) {
+        ngx_session_reply_ttl(&rd->reply);
+    }
 }
 
 
@@ -298,6 +307,8 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
           + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
           + sizeof(NGX_HTTP_SESSION_STOPS) - 1
           + sizeof(NGX_HTTP_SESSION_RANGE) - 1
+          + sizeof(NGX_HTTP_SESSION_PTTL) - 1
+          + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
           + sizeof(NGX_HTTP_SESSION_EXEC) - 1;
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -327,6 +338,12 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
                     &rd->conf->key_prefix, &rd->id);
     p = ngx_cpymem(p, NGX_HTTP_SESSION_RANGE,
                    sizeof(NGX_HTTP_SESSION_RANGE) - 1);
+
+    if (rd->ttl) {
+        p = ngx_http_session_redis_key(p, NGX_HTTP_SESSION_PTTL,
+                                       sizeof(NGX_HTTP_SESSION_PTTL) - 1,
+                                       rd, key_len);
+    }
 
     b->last = ngx_cpymem(p, NGX_HTTP_SESSION_EXEC,
                          sizeof(NGX_HTTP_SESSION_EXEC) - 1);
@@ -443,8 +460,9 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     /* the reply was read exactly: the connection may serve another */
     u->keepalive = 1;
 
+    /* the session's bytes: a TTL ticking down changes no body */
     rd->raw.data = u->buffer.pos;
-    rd->raw.len = consumed;
+    rd->raw.len = rd->ttl ? rd->reply.ttl_pos : consumed;
 
     return ngx_http_session_reply_done(r, rd,
                                        rd->session.hash_len
