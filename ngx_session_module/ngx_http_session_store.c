@@ -16,6 +16,7 @@
 #include "ngx_http_session_module.h"
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_response.h"
+#include "ngx_http_session_cluster.h"
 #include "ngx_session_resp.h"
 
 
@@ -250,6 +251,14 @@ ngx_http_session_store_handler(ngx_http_request_t *sr)
 
     ngx_http_session_reply_start(sr, rd);
 
+    /* a cluster's balancer chooses the node by the key's slot */
+    if (ngx_http_session_cluster_key(sr, rd->conf->upstream.upstream,
+                                     &rd->conf->key_prefix, &rd->id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     sr->main->count++;
 
     ngx_http_upstream_init(sr);
@@ -387,7 +396,8 @@ ngx_http_session_redis_reinit_request(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_redis_process_header(ngx_http_request_t *r)
 {
-    size_t                          consumed, len;
+    size_t                          consumed, len, skip;
+    u_char                         *p;
     ngx_int_t                       rc;
     ngx_http_upstream_t            *u;
     ngx_http_session_store_read_t  *rd;
@@ -398,7 +408,27 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     len = u->buffer.last - u->buffer.pos;
     rd->reply_seen = 1;
 
-    rc = ngx_session_reply_parse(&rd->reply, u->buffer.pos, len, &consumed);
+    /* a cluster's own commands went first: their replies, "+OK" each */
+    skip = ngx_http_session_cluster_prefix(r) * (sizeof("+OK\r\n") - 1);
+    p = u->buffer.pos;
+
+    while (skip && len) {
+        if (len < sizeof("+OK\r\n") - 1) {
+            return NGX_AGAIN;
+        }
+
+        if (ngx_strncmp(p, "+OK\r\n", sizeof("+OK\r\n") - 1) != 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cluster node refused ASKING or READONLY");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        p += sizeof("+OK\r\n") - 1;
+        len -= sizeof("+OK\r\n") - 1;
+        skip -= sizeof("+OK\r\n") - 1;
+    }
+
+    rc = ngx_session_reply_parse(&rd->reply, p, len, &consumed);
 
     if (rc == NGX_SESSION_AGAIN) {
         if (u->buffer.last < u->buffer.end) {
@@ -440,7 +470,7 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     /* the reply was read exactly: the connection may serve another */
     u->keepalive = 1;
 
-    rd->raw.data = u->buffer.pos;
+    rd->raw.data = p;
     rd->raw.len = consumed;
 
     return ngx_http_session_reply_done(r, rd,
@@ -543,6 +573,28 @@ ngx_http_session_reply_refused(ngx_http_request_t *r,
 
         return ngx_http_session_reply_done(r, rd,
                                            NGX_HTTP_SESSION_STORE_ERROR);
+    }
+
+    /* a cluster's redirection: the next attempt goes where it says */
+
+    switch (ngx_http_session_cluster_redirect(r, (u_char *) err->data,
+                                              err->len))
+    {
+    case NGX_OK:
+        rd->reply_seen = 0;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+
+    case NGX_BUSY:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "store cluster still redirects \"%V{%V}\" after "
+                      "its retries (\"%*s\")", &rd->conf->key_prefix,
+                      &rd->id, ngx_min(err->len, 128), err->data);
+
+        return ngx_http_session_reply_done(r, rd,
+                                     NGX_HTTP_SESSION_STORE_UNAVAILABLE);
+
+    default: /* NGX_DECLINED */
+        break;
     }
 
     /* the store's own words ("WRONGTYPE ...", "LOADING ..."), not data */
@@ -703,6 +755,11 @@ ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,
 
     if (inner && conf->upstream.upstream == NULL) {
         conf->upstream.upstream = prev->upstream.upstream;
+    }
+
+    /* a cluster's redirections are attempts nginx moves on to */
+    if (ngx_http_session_cluster_upstream(conf->upstream.upstream)) {
+        conf->upstream.next_upstream |= NGX_HTTP_UPSTREAM_FT_INVALID_HEADER;
     }
 }
 
