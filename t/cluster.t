@@ -36,7 +36,6 @@ my $ngx = start_nginx(<<'EOF', http => <<"EOF2", log_level => 'debug');
         session_result_read_timeout 2s;
     }
     location /replicas/api/session/result/ {
-        rewrite ^/replicas(/.*)\$ \$1 break;
         session_result_pass cluster_replicas;
         session_result_read_timeout 2s;
     }
