@@ -125,7 +125,7 @@ typedef struct {
     ngx_http_session_cluster_t      *cluster;
     ngx_http_request_t              *request;
     ngx_chain_t                     *body;      /* the store's request */
-    ngx_chain_t                      cmd[3];
+    ngx_chain_t                      cmd[2];
     ngx_buf_t                        cmd_buf[2];
 
     ngx_uint_t                       slot;
@@ -135,6 +135,8 @@ typedef struct {
     ngx_uint_t                       prefix;
 
     unsigned                         asking:1;  /* next attempt */
+    unsigned                         asked:1;   /* this attempt */
+    unsigned                         target_replica:1;
     unsigned                         replica:1; /* this attempt */
     unsigned                         replica_failed:1;
     unsigned                         redirected:1;
@@ -157,6 +159,9 @@ static ngx_uint_t ngx_http_session_cluster_up(ngx_http_session_cluster_t *cl,
     ngx_uint_t n);
 static void ngx_http_session_cluster_prepend(
     ngx_http_session_cluster_peer_t *pd);
+static void ngx_http_session_cluster_command(
+    ngx_http_session_cluster_peer_t *pd, ngx_uint_t n, char *text,
+    size_t len);
 
 static ngx_uint_t ngx_http_session_cluster_node(
     ngx_http_session_cluster_t *cl, ngx_session_cluster_endpoint_t *ep,
@@ -353,12 +358,14 @@ ngx_http_session_cluster_redirect(ngx_http_request_t *r, u_char *text,
         ngx_http_session_cluster_refresh(cl);
         break;
 
-    default: /* TRYAGAIN, CLUSTERDOWN: the same node again */
+    default: /* TRYAGAIN, CLUSTERDOWN: the same node again, as asked */
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "session cluster: \"%*s\", trying again",
                        ngx_min(len, 64), text);
 
         pd->target = pd->node;
+        pd->target_replica = pd->replica;
+        pd->asking = pd->asked;   /* an ASK's target stays one */
 
         if (rd.type == NGX_SESSION_CLUSTER_DOWN) {
             ngx_http_session_cluster_refresh(cl);
@@ -497,6 +504,8 @@ ngx_http_session_cluster_choose(ngx_http_session_cluster_peer_t *pd)
     if (pd->target != NGX_HTTP_SESSION_CLUSTER_NONE) {
         n = pd->target;
         pd->target = NGX_HTTP_SESSION_CLUSTER_NONE;
+        pd->replica = pd->target_replica;
+        pd->target_replica = 0;
         return n;
     }
 
@@ -570,8 +579,9 @@ ngx_http_session_cluster_up(ngx_http_session_cluster_t *cl, ngx_uint_t n)
 
 
 /*
- * ASKING (after an ASK) and READONLY (to a replica) go before the store's
- * transaction in the same write, in every request that needs them: a
+ * READONLY (to a replica) and ASKING (after an ASK; it holds for the next
+ * command only, so it comes last) go before the store's transaction in
+ * the same write, in every request that needs them: a
  * connection's state is never assumed, so keepalive connections to a node
  * are one pool whatever they were used for (READONLY does nothing on a
  * master).
@@ -581,7 +591,6 @@ static void
 ngx_http_session_cluster_prepend(ngx_http_session_cluster_peer_t *pd)
 {
     ngx_uint_t            n;
-    ngx_buf_t            *b;
     ngx_http_upstream_t  *u;
 
     u = pd->request->upstream;
@@ -592,29 +601,18 @@ ngx_http_session_cluster_prepend(ngx_http_session_cluster_peer_t *pd)
 
     n = 0;
 
-    if (pd->asking) {
-        pd->asking = 0;
-        b = &pd->cmd_buf[n];
-        ngx_memzero(b, sizeof(ngx_buf_t));
-        b->start = (u_char *) NGX_HTTP_SESSION_ASKING;
-        b->pos = b->start;
-        b->last = b->start + sizeof(NGX_HTTP_SESSION_ASKING) - 1;
-        b->end = b->last;
-        b->memory = 1;
-        pd->cmd[n].buf = b;
-        n++;
+    if (pd->replica) {
+        ngx_http_session_cluster_command(pd, n++, NGX_HTTP_SESSION_READONLY,
+                                         sizeof(NGX_HTTP_SESSION_READONLY)
+                                         - 1);
     }
 
-    if (pd->replica) {
-        b = &pd->cmd_buf[n];
-        ngx_memzero(b, sizeof(ngx_buf_t));
-        b->start = (u_char *) NGX_HTTP_SESSION_READONLY;
-        b->pos = b->start;
-        b->last = b->start + sizeof(NGX_HTTP_SESSION_READONLY) - 1;
-        b->end = b->last;
-        b->memory = 1;
-        pd->cmd[n].buf = b;
-        n++;
+    pd->asked = pd->asking;
+
+    if (pd->asking) {
+        pd->asking = 0;
+        ngx_http_session_cluster_command(pd, n++, NGX_HTTP_SESSION_ASKING,
+                                         sizeof(NGX_HTTP_SESSION_ASKING) - 1);
     }
 
     pd->prefix = n;
@@ -631,6 +629,26 @@ ngx_http_session_cluster_prepend(ngx_http_session_cluster_peer_t *pd)
     }
 
     u->request_bufs = &pd->cmd[0];
+}
+
+
+static void
+ngx_http_session_cluster_command(ngx_http_session_cluster_peer_t *pd,
+    ngx_uint_t n, char *text, size_t len)
+{
+    ngx_buf_t  *b;
+
+    b = &pd->cmd_buf[n];
+    ngx_memzero(b, sizeof(ngx_buf_t));
+
+    b->start = (u_char *) text;
+    b->pos = b->start;
+    b->last = b->start + len;
+    b->end = b->last;
+    b->memory = 1;
+
+    pd->cmd[n].buf = b;
+    pd->cmd[n].next = NULL;
 }
 
 
@@ -926,12 +944,7 @@ ngx_http_session_cluster_send(ngx_event_t *wev)
         cl->sent += n;
     }
 
-    /* sent: nothing more to write */
-    wev->handler = ngx_http_session_cluster_send;
-
-    if (wev->active && ngx_del_event(wev, NGX_WRITE_EVENT, 0) != NGX_OK) {
-        ngx_http_session_cluster_refresh_end(cl, 0);
-    }
+    /* sent: the read handler takes the reply */
 }
 
 

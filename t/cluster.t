@@ -134,6 +134,31 @@ subtest 'ASK half-way through a migration' => sub {
     all_ok('served after the migration', $id);
 };
 
+subtest 'TRYAGAIN that persists: bounded retries, then 503' => sub {
+    # one of the session's two keys moved, the other not: the slot's
+    # multi-key reads are TRYAGAIN until the migration ends
+    my $id = $IDS[20];
+    my $slot = $cl->slot($id);
+    my $from = $cl->migrating($slot, my $to = (grep { $_ != $cl->master_of($id) } $cl->masters)[0]);
+    my $r = $cl->cmd($from, MIGRATE => '127.0.0.1', $to, "session:{$id}", 0, 5000);
+    is "$r", 'OK', 'the hash moved, the stops not';
+    my $mark = $ngx->mark;
+    my $t0 = time;
+    $r = get($id);
+    is $r->{status}, 503, 'status 503';
+    like $r->{body}, qr/store_unavailable/, 'store_unavailable';
+    ok time - $t0 < 1, sprintf 'in %.2f s', time - $t0;
+    my $log = $ngx->error_log($mark);
+    like $log, qr/ASK slot $slot/, 'ASK to the importing node';
+    is scalar(() = $log =~ /TRYAGAIN.*trying again/g), 5,
+       'TRYAGAIN there, tried again (with ASKING) up to 6 attempts in all';
+    unlike $log, qr/MOVED slot $slot/, 'never sent back without ASKING';
+    like $log, qr/store cluster still redirects "session:\{\Q$id\E\}" after its retries \("TRYAGAIN/,
+         'then gave up, logged';
+    $cl->finish_migration($slot, $to);
+    all_ok('served once the migration ended', $id);
+};
+
 ######################################################################
 # replicas (before any failover: the map of the replicas upstream is
 # learnt at start, its next periodic refresh is 10 s away)

@@ -110,13 +110,17 @@ test_slots(void)
         const char  *name;
         const char  *reply;
     } bad[] = {
-        { "error reply", "-ERR This instance has cluster support disabled\r\n" },
+        { "error reply", "-ERR cluster support disabled\r\n" },
         { "not an array", "+OK\r\n" },
-        { "slot too high", "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\na\r\n:1\r\n" },
-        { "end before start", "*1\r\n*3\r\n:5\r\n:4\r\n*2\r\n$1\r\na\r\n:1\r\n" },
+        { "slot too high",
+          "*1\r\n*3\r\n:0\r\n:16384\r\n*2\r\n$1\r\na\r\n:1\r\n" },
+        { "end before start",
+          "*1\r\n*3\r\n:5\r\n:4\r\n*2\r\n$1\r\na\r\n:1\r\n" },
         { "no master", "*1\r\n*2\r\n:0\r\n:4\r\n" },
-        { "port too high", "*1\r\n*3\r\n:0\r\n:4\r\n*2\r\n$1\r\na\r\n:65536\r\n" },
-        { "unknown master", "*1\r\n*3\r\n:0\r\n:4\r\n*2\r\n$1\r\n?\r\n:1\r\n" },
+        { "port too high",
+          "*1\r\n*3\r\n:0\r\n:4\r\n*2\r\n$1\r\na\r\n:65536\r\n" },
+        { "unknown master",
+          "*1\r\n*3\r\n:0\r\n:4\r\n*2\r\n$1\r\n?\r\n:1\r\n" },
         { "host an integer", "*1\r\n*3\r\n:0\r\n:4\r\n*2\r\n:1\r\n:1\r\n" },
         { "too deep", "*1\r\n*3\r\n:0\r\n:4\r\n*3\r\n$1\r\na\r\n:1\r\n"
                       "*1\r\n*1\r\n*1\r\n*1\r\n*0\r\n" },
