@@ -171,6 +171,8 @@ static ngx_uint_t ngx_http_session_cluster_add(ngx_http_session_cluster_t *cl,
 
 static void ngx_http_session_cluster_refresh(ngx_http_session_cluster_t *cl);
 static void ngx_http_session_cluster_refresh_timer(ngx_event_t *ev);
+static ngx_uint_t ngx_http_session_cluster_timedout(
+    ngx_http_session_cluster_t *cl, ngx_event_t *ev);
 static void ngx_http_session_cluster_send(ngx_event_t *wev);
 static void ngx_http_session_cluster_recv(ngx_event_t *rev);
 static ngx_int_t ngx_http_session_cluster_apply(
@@ -907,6 +909,24 @@ ngx_http_session_cluster_refresh_timer(ngx_event_t *ev)
 }
 
 
+/* the exchange has one timer, on the read event, for all of it */
+
+static ngx_uint_t
+ngx_http_session_cluster_timedout(ngx_http_session_cluster_t *cl,
+    ngx_event_t *ev)
+{
+    if (!ev->timedout) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, cl->log, NGX_ETIMEDOUT,
+                  "cluster node %V timed out", cl->pc.name);
+    ngx_http_session_cluster_refresh_end(cl, 0);
+
+    return 1;
+}
+
+
 static void
 ngx_http_session_cluster_send(ngx_event_t *wev)
 {
@@ -917,10 +937,7 @@ ngx_http_session_cluster_send(ngx_event_t *wev)
     c = wev->data;
     cl = c->data;
 
-    if (wev->timedout) {
-        ngx_log_error(NGX_LOG_ERR, cl->log, NGX_ETIMEDOUT,
-                      "cluster node %V timed out", cl->pc.name);
-        ngx_http_session_cluster_refresh_end(cl, 0);
+    if (ngx_http_session_cluster_timedout(cl, wev)) {
         return;
     }
 
@@ -962,10 +979,7 @@ ngx_http_session_cluster_recv(ngx_event_t *rev)
     cl = c->data;
     b = cl->buf;
 
-    if (rev->timedout) {
-        ngx_log_error(NGX_LOG_ERR, cl->log, NGX_ETIMEDOUT,
-                      "cluster node %V timed out", cl->pc.name);
-        ngx_http_session_cluster_refresh_end(cl, 0);
+    if (ngx_http_session_cluster_timedout(cl, rev)) {
         return;
     }
 

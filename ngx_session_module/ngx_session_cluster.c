@@ -31,6 +31,8 @@ static int ngx_session_cluster_next(ngx_session_cluster_walk_t *w,
     ngx_session_resp_elt_t *elt);
 static int ngx_session_cluster_skip(ngx_session_cluster_walk_t *w,
     unsigned depth);
+static int ngx_session_cluster_array(ngx_session_cluster_walk_t *w,
+    int64_t min, int64_t *n, const char *what);
 static int ngx_session_cluster_integer(ngx_session_cluster_walk_t *w,
     int64_t max, unsigned *value, const char *what);
 static int ngx_session_cluster_node(ngx_session_cluster_walk_t *w,
@@ -223,6 +225,31 @@ ngx_session_cluster_integer(ngx_session_cluster_walk_t *w, int64_t max,
 }
 
 
+/* an array of at least min elements: *n of them follow */
+
+static int
+ngx_session_cluster_array(ngx_session_cluster_walk_t *w, int64_t min,
+    int64_t *n, const char *what)
+{
+    int                     rc;
+    ngx_session_resp_elt_t  elt;
+
+    rc = ngx_session_cluster_next(w, &elt);
+    if (rc != NGX_SESSION_OK) {
+        return rc;
+    }
+
+    if (elt.type != NGX_SESSION_RESP_ARRAY || elt.integer < min) {
+        *w->error = what;
+        return NGX_SESSION_ERROR;
+    }
+
+    *n = elt.integer;
+
+    return NGX_SESSION_OK;
+}
+
+
 /* [start, end, master, replica...] */
 
 static int
@@ -231,22 +258,16 @@ ngx_session_cluster_range(ngx_session_cluster_walk_t *w,
 {
     int                             rc, known;
     int64_t                         n;
-    ngx_session_resp_elt_t          elt;
     ngx_session_cluster_endpoint_t  ep;
 
     memset(range, 0, sizeof(ngx_session_cluster_range_t));
 
-    rc = ngx_session_cluster_next(w, &elt);
+    rc = ngx_session_cluster_array(w, 3, &n,
+                                   "slot range is not [start, end, master, "
+                                   "...]");
     if (rc != NGX_SESSION_OK) {
         return rc;
     }
-
-    if (elt.type != NGX_SESSION_RESP_ARRAY || elt.integer < 3) {
-        *w->error = "slot range is not [start, end, master, ...]";
-        return NGX_SESSION_ERROR;
-    }
-
-    n = elt.integer;
 
     rc = ngx_session_cluster_integer(w, NGX_SESSION_CLUSTER_SLOTS - 1,
                                      &range->start, "slot out of range");
@@ -300,17 +321,10 @@ ngx_session_cluster_node(ngx_session_cluster_walk_t *w,
     int64_t                 n;
     ngx_session_resp_elt_t  elt;
 
-    rc = ngx_session_cluster_next(w, &elt);
+    rc = ngx_session_cluster_array(w, 2, &n, "node is not [host, port, ...]");
     if (rc != NGX_SESSION_OK) {
         return rc;
     }
-
-    if (elt.type != NGX_SESSION_RESP_ARRAY || elt.integer < 2) {
-        *w->error = "node is not [host, port, ...]";
-        return NGX_SESSION_ERROR;
-    }
-
-    n = elt.integer;
 
     rc = ngx_session_cluster_next(w, &elt);
     if (rc != NGX_SESSION_OK) {
