@@ -12,6 +12,7 @@
 #include "ngx_http_session_response.h"
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_jwt.h"
+#include "ngx_http_session_metrics.h"
 #include "ngx_session_json.h"
 #include "ngx_session_cache.h"
 
@@ -374,6 +375,8 @@ ngx_http_session_send_found(ngx_http_request_t *r,
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "session result: body cache hit");
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE,
+                                       1);
 
         body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
         if (body.data == NULL) {
@@ -391,6 +394,9 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         if (cache) {
             ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "session result: body cache miss");
+            ngx_http_session_metrics_cache(r,
+                                           NGX_HTTP_SESSION_METRICS_BODY_CACHE,
+                                           0);
         }
 
         rc = ngx_http_session_render(r, ctx, &body, &etag);

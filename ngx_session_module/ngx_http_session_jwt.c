@@ -16,7 +16,10 @@
 
 #include "ngx_session_jwt.h"
 #include "ngx_http_session_jwt.h"
+#include "ngx_http_session_jwt_keys.h"
 #include "ngx_http_session_response.h"
+#include "ngx_http_session_metrics.h"
+#include "ngx_http_session_check.h"
 
 
 typedef struct {
@@ -28,50 +31,79 @@ typedef struct {
     ngx_array_t                *audiences;  /* of ngx_str_t; NULL: off */
     time_t                      leeway;
     ngx_http_complex_value_t   *token;      /* NULL: Authorization */
+    ngx_uint_t                  types;      /* NGX_SESSION_JWT_TYPE_* */
+    ngx_array_t                *scopes;     /* of ngx_str_t; NULL: off */
+    ngx_str_t                   key_request; /* "": off */
+    time_t                      key_cache;
 
     /* set by ngx_http_session_jwt_require_owner(); "": none */
     ngx_str_t                   owner_claim;
 
     /* built from the above when the configuration is merged */
     ngx_session_jwt_policy_t    policy;
+    ngx_str_t                   scope_list; /* "a b", for WWW-Authenticate */
+    ngx_http_session_jwt_keys_t  *source;   /* NULL: key files only */
 } ngx_http_session_jwt_conf_t;
 
 
 typedef struct {
     ngx_int_t                   cache_size;
     ngx_session_jwt_cache_t    *cache;      /* per worker process */
+    ngx_array_t                 sources;    /* ngx_http_session_jwt_keys_t * */
 } ngx_http_session_jwt_main_conf_t;
 
 
-/* the verified token of the client's request */
+/*
+ * The verdict on the client's token, reached once per request and policy
+ * (in the rewrite phase, so that claim variables serve limit_req,
+ * limit_conn, map and if) and answered in the access phase.  It survives
+ * internal redirects: found again through its pool cleanup.
+ */
 typedef struct {
-    json_t                     *claims;
+    ngx_http_session_jwt_conf_t  *conf;     /* the policy it is for */
+    json_t                     *claims;     /* accepted: a reference */
     ngx_str_t                   owner;      /* the owner claim's value */
+    ngx_uint_t                  status;     /* refused: 401, 403, 503 */
+    ngx_session_jwt_reason_e    reason;
     const char                 *error;      /* why a token was refused */
+    unsigned                    decided:1;
+    unsigned                    scope:1;    /* 403 for session_jwt_scope */
 } ngx_http_session_jwt_ctx_t;
 
 
 #define NGX_HTTP_SESSION_BEARER  "Bearer"
 
 
-static ngx_int_t ngx_http_session_jwt_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_jwt_rewrite_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_jwt_access_handler(ngx_http_request_t *r);
+static ngx_http_session_jwt_ctx_t *ngx_http_session_jwt_get_ctx(
+    ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_jwt_decide(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf);
+static ngx_int_t ngx_http_session_jwt_check(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx,
+    ngx_str_t *token);
+static void ngx_http_session_jwt_refuse(ngx_http_session_jwt_ctx_t *ctx,
+    ngx_uint_t status, ngx_session_jwt_reason_e reason, const char *error);
 static ngx_int_t ngx_http_session_jwt_token(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token);
-static json_t *ngx_http_session_jwt_verify(ngx_http_request_t *r,
-    ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error);
 static ngx_int_t ngx_http_session_jwt_owner_claim(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx);
+static ngx_int_t ngx_http_session_jwt_answer(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx);
 static ngx_int_t ngx_http_session_jwt_deny(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_uint_t status, const char *error,
-    const char *description);
-static void ngx_http_session_jwt_claims_cleanup(void *data);
-static json_t *ngx_http_session_jwt_claim(json_t *claims, u_char *name,
-    size_t len);
+    const char *description, ngx_str_t *scope);
+static void ngx_http_session_jwt_ctx_cleanup(void *data);
 static ngx_int_t ngx_http_session_jwt_claim_text(ngx_http_request_t *r,
     json_t *value, ngx_str_t *text);
 
 static ngx_int_t ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_session_jwt_claim_set_variable(
+    ngx_http_request_t *r, ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_session_jwt_claim_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, u_char *name, size_t len);
 static ngx_int_t ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -86,6 +118,8 @@ static char *ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent,
     void *child);
 static char *ngx_http_session_jwt_policy(ngx_conf_t *cf,
     ngx_http_session_jwt_conf_t *jcf);
+static char *ngx_http_session_jwt_policy_scopes(ngx_conf_t *cf,
+    ngx_http_session_jwt_conf_t *jcf);
 static char *ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_jwt_key_file(ngx_conf_t *cf,
@@ -96,8 +130,15 @@ static char *ngx_http_session_jwt_algorithms(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_session_jwt_audience(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_session_jwt_names(ngx_conf_t *cf, ngx_array_t **names);
 static char *ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_session_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_jwt_scope(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_session_jwt_claim_set(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 
 
 static ngx_command_t  ngx_http_session_jwt_commands[] = {
@@ -142,13 +183,48 @@ static ngx_command_t  ngx_http_session_jwt_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_jwt_conf_t, leeway),
-      NULL },
+      &ngx_http_session_check_leeway },
 
     { ngx_string("session_jwt_token"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_set_complex_value_slot,
+      ngx_http_session_check_complex_or_off,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_jwt_conf_t, token),
+      NULL },
+
+    { ngx_string("session_jwt_type"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_jwt_type,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_scope"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_session_jwt_scope,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("session_jwt_key_request"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_session_jwt_str_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_jwt_conf_t, key_request),
+      NULL },
+
+    { ngx_string("session_jwt_key_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_jwt_conf_t, key_cache),
+      NULL },
+
+    { ngx_string("session_jwt_claim_set"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2,
+      ngx_http_session_jwt_claim_set,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("session_jwt_cache"),
@@ -212,19 +288,50 @@ static ngx_str_t  ngx_http_session_www_authenticate =
 
 
 /*
- * The access phase.  A refusal is answered here, in JSON, and ends the
- * phases; the endpoint's method check runs before (see the module order
- * in "config").
+ * The rewrite phase: the token is verified here, before the preaccess
+ * phase's limit_req and limit_conn and before the location's own rewrite
+ * directives (this module registers its handler after
+ * ngx_http_rewrite_module's, and nginx runs a phase's handlers in reverse
+ * order), so that claim variables have their values there.  Nothing is
+ * answered yet: refusals wait for the access phase, after the endpoint's
+ * method check (SPEC 3).
  */
 
 static ngx_int_t
-ngx_http_session_jwt_handler(ngx_http_request_t *r)
+ngx_http_session_jwt_rewrite_handler(ngx_http_request_t *r)
 {
-    json_t                       *claims;
     ngx_int_t                     rc;
-    ngx_str_t                     token;
-    const char                   *error;
-    ngx_pool_cleanup_t           *cln;
+    ngx_http_session_jwt_conf_t  *jcf;
+
+    jcf = ngx_http_get_module_loc_conf(r, ngx_http_session_jwt_module);
+
+    /* subrequests (the store's, the key fetch's) carry no token */
+
+    if (!jcf->enabled || r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_session_jwt_decide(r, jcf);
+
+    if (rc == NGX_DONE || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The access phase answers the verdict: a refusal in JSON, which ends the
+ * phases.  The verdict is normally there already; the location may have
+ * changed since (rewrite ... last), so it is reached again if it is not
+ * for this location's policy.
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_access_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                     rc;
     ngx_http_session_jwt_ctx_t   *ctx;
     ngx_http_session_jwt_conf_t  *jcf;
 
@@ -234,15 +341,91 @@ ngx_http_session_jwt_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    rc = ngx_http_session_jwt_decide(r, jcf);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    ctx = ngx_http_session_jwt_get_ctx(r);
+
+    if (ctx->status == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_session_jwt_answer(r, jcf, ctx);
+}
+
+
+/* the request's verdict, found again after an internal redirect */
+
+static ngx_http_session_jwt_ctx_t *
+ngx_http_session_jwt_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_session_jwt_ctx_t  *ctx;
+
+    r = r->main;
+
     ctx = ngx_http_get_module_ctx(r, ngx_http_session_jwt_module);
 
+    if (ctx == NULL && (r->internal || r->filter_finalize)) {
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_session_jwt_ctx_cleanup) {
+                ctx = cln->data;
+                ngx_http_set_ctx(r, ctx, ngx_http_session_jwt_module);
+                break;
+            }
+        }
+    }
+
+    return ctx;
+}
+
+
+/*
+ * NGX_OK: the verdict for jcf is in the ctx; NGX_DONE: the request waits
+ * for a key fetch and runs this phase again when it ends.
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_decide(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf)
+{
+    ngx_int_t                    rc;
+    ngx_str_t                    token;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_session_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_session_jwt_get_ctx(r);
+
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_session_jwt_ctx_t));
-        if (ctx == NULL) {
+        cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_session_jwt_ctx_t));
+        if (cln == NULL) {
             return NGX_ERROR;
         }
 
+        ctx = cln->data;
+        ngx_memzero(ctx, sizeof(ngx_http_session_jwt_ctx_t));
+
+        cln->handler = ngx_http_session_jwt_ctx_cleanup;
+
         ngx_http_set_ctx(r, ctx, ngx_http_session_jwt_module);
+    }
+
+    if (ctx->conf == jcf && ctx->decided) {
+        return NGX_OK;
+    }
+
+    if (ctx->conf != jcf) {
+        /* another location's policy: its verdict does not hold here */
+
+        if (ctx->claims) {
+            json_decref(ctx->claims);
+        }
+
+        ngx_memzero(ctx, sizeof(ngx_http_session_jwt_ctx_t));
+        ctx->conf = jcf;
     }
 
     rc = ngx_http_session_jwt_token(r, jcf, &token);
@@ -252,43 +435,159 @@ ngx_http_session_jwt_handler(ngx_http_request_t *r)
     }
 
     if (rc == NGX_DECLINED) {
-        ctx->error = "no token";
-        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
-                                         NULL, NULL);
+        ngx_http_session_jwt_refuse(ctx, NGX_HTTP_UNAUTHORIZED,
+                                    NGX_SESSION_JWT_MISSING, "no token");
+        return NGX_OK;
     }
 
-    claims = ngx_http_session_jwt_verify(r, jcf, &token, &error);
+    rc = ngx_http_session_jwt_check(r, jcf, ctx, &token);
 
-    if (claims == NULL) {
-        if (error == NULL) {
+    if (rc == NGX_OK) {
+        ctx->decided = 1;
+    }
+
+    return rc;
+}
+
+
+/* a verified token's claims, from the cache if there */
+
+static ngx_int_t
+ngx_http_session_jwt_check(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx,
+    ngx_str_t *token)
+{
+    json_t                            *claims;
+    uint64_t                           generation;
+    ngx_int_t                          rc;
+    ngx_session_jwt_cache_t           *cache;
+    ngx_session_jwt_result_t           res;
+    const ngx_session_keyset_t        *fetched;
+    ngx_http_session_jwt_main_conf_t  *jmcf;
+
+    /* refused before even a hash is taken of it, or a key fetched for it */
+
+    if (token->len > NGX_SESSION_JWT_MAX_TOKEN) {
+        ngx_http_session_jwt_refuse(ctx, NGX_HTTP_UNAUTHORIZED,
+                                    NGX_SESSION_JWT_MALFORMED,
+                                    "token too large");
+        return NGX_OK;
+    }
+
+    fetched = NULL;
+    generation = 0;
+
+    if (jcf->source) {
+        rc = ngx_http_session_jwt_keys_get(r, jcf->source, 0, &fetched,
+                                           &generation);
+        if (rc == NGX_AGAIN) {
+            return NGX_DONE;
+        }
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
-        ctx->error = error;
-
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "session jwt: token refused: %s", error);
-
-        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
-                                         "invalid_token", error);
+        if (fetched == NULL && jcf->keys == NULL) {
+            ngx_http_session_jwt_refuse(ctx, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                        NGX_SESSION_JWT_UNKNOWN_KID,
+                                        "the identity provider's keys are "
+                                        "not available");
+            return NGX_OK;
+        }
     }
 
-    cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (cln == NULL) {
-        json_decref(claims);
-        return NGX_ERROR;
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
+    cache = jmcf->cache;
+
+    claims = NULL;
+
+    if (cache) {
+        claims = ngx_session_jwt_cache_lookup(cache, &jcf->policy, generation,
+                                              (char *) token->data,
+                                              token->len, ngx_time());
+
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_TOKEN_CACHE,
+                                       claims != NULL);
     }
 
-    cln->handler = ngx_http_session_jwt_claims_cleanup;
-    cln->data = claims;
+    if (claims) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session jwt: cached token");
 
-    ctx->claims = claims;
+    } else {
+        ngx_session_jwt_verify2(&jcf->policy, fetched, (char *) token->data,
+                                token->len, ngx_time(), &res);
+
+        if (res.reason == NGX_SESSION_JWT_UNKNOWN_KID && jcf->source) {
+
+            /* SPEC 7: the provider may have rotated; ask once per 30 s */
+
+            rc = ngx_http_session_jwt_keys_get(r, jcf->source, 1, &fetched,
+                                               &generation);
+            if (rc == NGX_AGAIN) {
+                return NGX_DONE;
+            }
+
+            if (rc == NGX_ERROR) {
+                return NGX_ERROR;
+            }
+
+            if (fetched == NULL) {
+                ngx_http_session_jwt_refuse(ctx,
+                                            NGX_HTTP_SERVICE_UNAVAILABLE,
+                                            NGX_SESSION_JWT_UNKNOWN_KID,
+                                            "the identity provider's keys "
+                                            "are not available");
+                return NGX_OK;
+            }
+        }
+
+        if (res.reason != NGX_SESSION_JWT_OK) {
+            ngx_http_session_jwt_refuse(ctx,
+                                        res.reason == NGX_SESSION_JWT_SCOPE
+                                        ? NGX_HTTP_FORBIDDEN
+                                        : NGX_HTTP_UNAUTHORIZED,
+                                        res.reason,
+                                        res.error ? res.error
+                                                  : "token refused");
+            return NGX_OK;
+        }
+
+        claims = res.claims;
+
+        if (cache) {
+            ngx_session_jwt_cache_store(cache, &jcf->policy, generation,
+                                        (char *) token->data, token->len,
+                                        res.exp, claims);
+        }
+    }
+
+    ctx->claims = claims;       /* released by the ctx's pool cleanup */
 
     if (jcf->owner_claim.len) {
         return ngx_http_session_jwt_owner_claim(r, jcf, ctx);
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The one place a token's refusal is decided: the status it is answered
+ * with, the reason (SPEC 8's label, ngx_session_jwt_reason_name()) and
+ * the description for error_description and $session_jwt_error.
+ */
+
+static void
+ngx_http_session_jwt_refuse(ngx_http_session_jwt_ctx_t *ctx,
+    ngx_uint_t status, ngx_session_jwt_reason_e reason, const char *error)
+{
+    ctx->status = status;
+    ctx->reason = reason;
+    ctx->error = error;
+    ctx->scope = (reason == NGX_SESSION_JWT_SCOPE);
+    ctx->decided = 1;
 }
 
 
@@ -340,63 +639,10 @@ ngx_http_session_jwt_token(ngx_http_request_t *r,
 }
 
 
-/* a verified token's claims (a new reference), from the cache if there */
-
-static json_t *
-ngx_http_session_jwt_verify(ngx_http_request_t *r,
-    ngx_http_session_jwt_conf_t *jcf, ngx_str_t *token, const char **error)
-{
-    json_t                            *claims;
-    int64_t                            exp;
-    ngx_session_jwt_cache_t           *cache;
-    ngx_http_session_jwt_main_conf_t  *jmcf;
-
-    *error = NULL;
-
-    /* refused before even a hash is taken of it */
-
-    if (token->len > NGX_SESSION_JWT_MAX_TOKEN) {
-        *error = "token too large";
-        return NULL;
-    }
-
-    jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
-    cache = jmcf->cache;
-
-    if (cache) {
-        claims = ngx_session_jwt_cache_get(cache, &jcf->policy,
-                                           (char *) token->data, token->len,
-                                           ngx_time());
-        if (claims) {
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "session jwt: cached token");
-            return claims;
-        }
-    }
-
-    if (ngx_session_jwt_verify(&jcf->policy, (char *) token->data, token->len,
-                               ngx_time(), &claims, &exp, error)
-        != NGX_SESSION_OK)
-    {
-        if (*error == NULL) {
-            *error = "token refused";
-        }
-
-        return NULL;
-    }
-
-    if (cache) {
-        ngx_session_jwt_cache_put(cache, &jcf->policy, (char *) token->data,
-                                  token->len, exp, claims);
-    }
-
-    return claims;
-}
-
-
 /*
  * The tenant the token speaks for.  SPEC 3.2: a string as is, an integer in
- * decimal; any other type counts as missing.
+ * decimal; an empty string and any other type count as missing.  The claim
+ * is named exactly, as the claim variables name theirs.
  */
 
 static ngx_int_t
@@ -408,16 +654,19 @@ ngx_http_session_jwt_owner_claim(ngx_http_request_t *r,
     value = json_object_getn(ctx->claims, (char *) jcf->owner_claim.data,
                              jcf->owner_claim.len);
 
-    if (value == NULL || !(json_is_string(value) || json_is_integer(value))) {
-        ctx->error = "owner claim missing";
+    if (value == NULL
+        || !(json_is_string(value) || json_is_integer(value))
+        || (json_is_string(value) && json_string_length(value) == 0))
+    {
+        ngx_http_session_jwt_refuse(ctx, NGX_HTTP_FORBIDDEN,
+                                    NGX_SESSION_JWT_SCOPE,
+                                    "the token does not name an owner");
+        ctx->scope = 0;
 
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "session jwt: token has no usable \"%V\" claim",
                       &jcf->owner_claim);
-
-        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_FORBIDDEN,
-                                         "insufficient_scope",
-                                         "the token does not name an owner");
+        return NGX_OK;
     }
 
     if (ngx_http_session_jwt_claim_text(r, value, &ctx->owner) != NGX_OK) {
@@ -428,15 +677,71 @@ ngx_http_session_jwt_owner_claim(ngx_http_request_t *r,
 }
 
 
+/* a refused token's response; the phases end here */
+
+static ngx_int_t
+ngx_http_session_jwt_answer(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx)
+{
+    ngx_str_t  code, text;
+
+    /* SPEC 8: a token refused, once per request, where it is answered */
+
+    if (ctx->status != NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_http_session_metrics_refusal(r,
+                              (ctx->status == NGX_HTTP_FORBIDDEN && !ctx->scope)
+                              ? NGX_HTTP_SESSION_METRICS_OWNER_CLAIM
+                              : (ngx_uint_t) ctx->reason);
+    }
+
+    switch (ctx->status) {
+
+    case NGX_HTTP_SERVICE_UNAVAILABLE:
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "session jwt: no key set from the identity provider "
+                      "yet, answering 503");
+
+        ngx_str_set(&code, "temporarily_unavailable");
+        text.data = (u_char *) ctx->error;
+        text.len = ngx_strlen(ctx->error);
+
+        ngx_http_finalize_request(r,
+            ngx_http_session_send_error_text(r, NGX_HTTP_SERVICE_UNAVAILABLE,
+                                             &code, &text));
+        return NGX_DONE;
+
+    case NGX_HTTP_FORBIDDEN:
+        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_FORBIDDEN,
+                                         "insufficient_scope", ctx->error,
+                                         ctx->scope ? &jcf->scope_list
+                                                    : NULL);
+
+    default: /* NGX_HTTP_UNAUTHORIZED */
+
+        if (ctx->reason == NGX_SESSION_JWT_MISSING) {
+            return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
+                                             NULL, NULL, NULL);
+        }
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "session jwt: token refused: %s", ctx->error);
+
+        return ngx_http_session_jwt_deny(r, jcf, NGX_HTTP_UNAUTHORIZED,
+                                         "invalid_token", ctx->error, NULL);
+    }
+}
+
+
 /*
  * 401 and 403 with WWW-Authenticate (RFC 6750 3): no error attribute when
- * no token was presented.  The response is sent here and the phases end.
+ * no token was presented, the required scopes for session_jwt_scope.  The
+ * response is sent here and the phases end.
  */
 
 static ngx_int_t
 ngx_http_session_jwt_deny(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_uint_t status, const char *error,
-    const char *description)
+    const char *description, ngx_str_t *scope)
 {
     size_t     len;
     u_char    *p;
@@ -453,12 +758,16 @@ ngx_http_session_jwt_deny(ngx_http_request_t *r,
                + ngx_strlen(description);
     }
 
+    if (scope) {
+        len += sizeof(", scope=\"\"") - 1 + scope->len;
+    }
+
     value.data = ngx_pnalloc(r->pool, len);
     if (value.data == NULL) {
         return NGX_ERROR;
     }
 
-    /* realm and texts hold no quote or backslash: checked or static */
+    /* realm, scopes and texts hold no quote or backslash: checked or static */
 
     p = ngx_sprintf(value.data, "Bearer realm=\"%V\"", &jcf->realm);
 
@@ -468,6 +777,10 @@ ngx_http_session_jwt_deny(ngx_http_request_t *r,
 
     if (description) {
         p = ngx_sprintf(p, ", error_description=\"%s\"", description);
+    }
+
+    if (scope) {
+        p = ngx_sprintf(p, ", scope=\"%V\"", scope);
     }
 
     value.len = p - value.data;
@@ -497,11 +810,22 @@ ngx_http_session_jwt_deny(ngx_http_request_t *r,
 
 
 static void
-ngx_http_session_jwt_claims_cleanup(void *data)
+ngx_http_session_jwt_ctx_cleanup(void *data)
 {
-    json_decref(data);
+    ngx_http_session_jwt_ctx_t *ctx = data;
+
+    if (ctx->claims) {
+        json_decref(ctx->claims);
+        ctx->claims = NULL;
+    }
 }
 
+
+/*
+ * $session_jwt_claim_<name>: the claim named exactly <name>.  nginx
+ * lowercases variable names, so a claim with capitals is reached with
+ * session_jwt_claim_set instead (docs/auth.md).
+ */
 
 static ngx_int_t
 ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
@@ -509,22 +833,43 @@ ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
 {
     ngx_str_t *name = (ngx_str_t *) data;
 
+    size_t  n;
+
+    n = sizeof("session_jwt_claim_") - 1;
+
+    return ngx_http_session_jwt_claim_value(r, v, name->data + n,
+                                            name->len - n);
+}
+
+
+/* session_jwt_claim_set $variable claim */
+
+static ngx_int_t
+ngx_http_session_jwt_claim_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t *claim = (ngx_str_t *) data;
+
+    return ngx_http_session_jwt_claim_value(r, v, claim->data, claim->len);
+}
+
+
+static ngx_int_t
+ngx_http_session_jwt_claim_value(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, u_char *name, size_t len)
+{
     json_t                      *value;
     ngx_str_t                    text;
     ngx_http_session_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_jwt_module);
+    ctx = ngx_http_session_jwt_get_ctx(r);
 
     if (ctx == NULL || ctx->claims == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    value = ngx_http_session_jwt_claim(ctx->claims,
-                                       name->data
-                                       + sizeof("session_jwt_claim_") - 1,
-                                       name->len
-                                       - (sizeof("session_jwt_claim_") - 1));
+    value = json_object_getn(ctx->claims, (char *) name, len);
 
     if (value == NULL) {
         v->not_found = 1;
@@ -545,46 +890,15 @@ ngx_http_session_jwt_claim_variable(ngx_http_request_t *r,
 }
 
 
-/*
- * nginx lowercases variable names: $session_jwt_claim_tenantid must find
- * "tenantId".  An exact match wins over a case-insensitive one.
- */
-
-static json_t *
-ngx_http_session_jwt_claim(json_t *claims, u_char *name, size_t len)
-{
-    void    *it;
-    json_t  *found;
-
-    found = json_object_getn(claims, (char *) name, len);
-
-    if (found) {
-        return found;
-    }
-
-    for (it = json_object_iter(claims);
-         it;
-         it = json_object_iter_next(claims, it))
-    {
-        if (json_object_iter_key_len(it) == len
-            && ngx_strncasecmp((u_char *) json_object_iter_key(it), name, len)
-               == 0)
-        {
-            return json_object_iter_value(it);
-        }
-    }
-
-    return NULL;
-}
-
-
 /* strings as is, integers in decimal, anything else as compact JSON */
 
 static ngx_int_t
 ngx_http_session_jwt_claim_text(ngx_http_request_t *r, json_t *value,
     ngx_str_t *text)
 {
-    char  *json;
+    char              *json;
+    json_free_t        free_fn;
+    json_malloc_t      malloc_fn;
 
     if (json_is_string(value)) {
         text->data = (u_char *) json_string_value(value);
@@ -616,7 +930,10 @@ ngx_http_session_jwt_claim_text(ngx_http_request_t *r, json_t *value,
         ngx_memcpy(text->data, json, text->len);
     }
 
-    free(json);
+    /* json_dumps() allocates with jansson's allocator: free with its own */
+
+    json_get_alloc_funcs(&malloc_fn, &free_fn);
+    free_fn(json);
 
     return text->data ? NGX_OK : NGX_ERROR;
 }
@@ -628,7 +945,7 @@ ngx_http_session_jwt_error_variable(ngx_http_request_t *r,
 {
     ngx_http_session_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_jwt_module);
+    ctx = ngx_http_session_jwt_get_ctx(r);
 
     if (ctx == NULL || ctx->error == NULL) {
         v->not_found = 1;
@@ -662,7 +979,10 @@ ngx_http_session_jwt_create_conf(ngx_conf_t *cf)
      *     jcf->keys = NULL;
      *     jcf->issuer = { 0, NULL };
      *     jcf->owner_claim = { 0, NULL };
+     *     jcf->key_request = { 0, NULL };
      *     jcf->policy = { 0 };
+     *     jcf->scope_list = { 0, NULL };
+     *     jcf->source = NULL;
      */
 
     jcf->enabled = NGX_CONF_UNSET;
@@ -670,6 +990,9 @@ ngx_http_session_jwt_create_conf(ngx_conf_t *cf)
     jcf->audiences = NGX_CONF_UNSET_PTR;
     jcf->leeway = NGX_CONF_UNSET;
     jcf->token = NGX_CONF_UNSET_PTR;
+    jcf->types = NGX_CONF_UNSET_UINT;
+    jcf->scopes = NGX_CONF_UNSET_PTR;
+    jcf->key_cache = NGX_CONF_UNSET;
 
     return jcf;
 }
@@ -681,7 +1004,8 @@ ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_session_jwt_conf_t *prev = parent;
     ngx_http_session_jwt_conf_t *conf = child;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_session_jwt_main_conf_t  *jmcf;
 
     if (conf->enabled == NGX_CONF_UNSET) {
         conf->enabled = prev->enabled;
@@ -702,6 +1026,11 @@ ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->audiences, prev->audiences, NULL);
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 0);
     ngx_conf_merge_ptr_value(conf->token, prev->token, NULL);
+    ngx_conf_merge_uint_value(conf->types, prev->types,
+                              NGX_SESSION_JWT_TYPE_ALL);
+    ngx_conf_merge_ptr_value(conf->scopes, prev->scopes, NULL);
+    ngx_conf_merge_str_value(conf->key_request, prev->key_request, "");
+    ngx_conf_merge_sec_value(conf->key_cache, prev->key_cache, 300);
 
     /* owner_claim is not inherited: the endpoint sets it where it serves */
 
@@ -709,10 +1038,30 @@ ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->keys == NULL) {
+    if (conf->keys == NULL && conf->key_request.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"session_jwt\" needs \"session_jwt_key_file\"");
+                           "\"session_jwt\" needs \"session_jwt_key_file\" "
+                           "or \"session_jwt_key_request\"");
         return NGX_CONF_ERROR;
+    }
+
+    if (conf->key_request.len) {
+        if (conf->key_cache <= 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_jwt_key_cache\" must be "
+                               "at least 1s");
+            return NGX_CONF_ERROR;
+        }
+
+        jmcf = ngx_http_conf_get_module_main_conf(cf,
+                                                  ngx_http_session_jwt_module);
+
+        conf->source = ngx_http_session_jwt_keys_add(cf, &jmcf->sources,
+                                                     &conf->key_request,
+                                                     conf->key_cache);
+        if (conf->source == NULL) {
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (ngx_http_session_jwt_policy(cf, conf) != NGX_CONF_OK) {
@@ -748,6 +1097,13 @@ ngx_http_session_jwt_policy(ngx_conf_t *cf, ngx_http_session_jwt_conf_t *jcf)
     jcf->policy.algorithms = jcf->algorithms;
     jcf->policy.issuer = jcf->issuer.len ? (char *) jcf->issuer.data : NULL;
     jcf->policy.leeway = jcf->leeway;
+    jcf->policy.types = jcf->types;
+
+    if (jcf->scopes) {
+        if (ngx_http_session_jwt_policy_scopes(cf, jcf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (jcf->audiences == NULL) {
         return NGX_CONF_OK;
@@ -771,6 +1127,56 @@ ngx_http_session_jwt_policy(ngx_conf_t *cf, ngx_http_session_jwt_conf_t *jcf)
 }
 
 
+/* the verifier's list of scopes, and the same space-separated for 403s */
+
+static char *
+ngx_http_session_jwt_policy_scopes(ngx_conf_t *cf,
+    ngx_http_session_jwt_conf_t *jcf)
+{
+    size_t        len;
+    u_char       *p;
+    ngx_uint_t    i;
+    ngx_str_t    *scope;
+    const char  **names;
+
+    scope = jcf->scopes->elts;
+
+    names = ngx_palloc(cf->pool, jcf->scopes->nelts * sizeof(char *));
+    if (names == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    len = 0;
+
+    for (i = 0; i < jcf->scopes->nelts; i++) {
+        names[i] = (char *) scope[i].data;  /* NUL-terminated by the parser */
+        len += scope[i].len + 1;
+    }
+
+    p = ngx_pnalloc(cf->pool, len);
+    if (p == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    jcf->scope_list.data = p;
+
+    for (i = 0; i < jcf->scopes->nelts; i++) {
+        if (i) {
+            *p++ = ' ';
+        }
+
+        p = ngx_cpymem(p, scope[i].data, scope[i].len);
+    }
+
+    jcf->scope_list.len = p - jcf->scope_list.data;
+
+    jcf->policy.scopes = names;
+    jcf->policy.nscopes = jcf->scopes->nelts;
+
+    return NGX_CONF_OK;
+}
+
+
 /* session_jwt realm | off */
 
 static char *
@@ -783,6 +1189,10 @@ ngx_http_session_jwt(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (jcf->enabled != NGX_CONF_UNSET) {
         return "is duplicate";
+    }
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;
@@ -816,6 +1226,10 @@ ngx_http_session_jwt_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                   *value, path;
     ngx_pool_cleanup_t          *cln;
     ngx_session_keyset_loader_t  loader;
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
 
     value = cf->args->elts;
     path = value[1];
@@ -894,6 +1308,10 @@ ngx_http_session_jwt_algorithms(ngx_conf_t *cf, ngx_command_t *cmd,
         return "is duplicate";
     }
 
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     value = cf->args->elts;
     jcf->algorithms = 0;
 
@@ -923,33 +1341,46 @@ ngx_http_session_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_session_jwt_conf_t *jcf = conf;
 
-    ngx_str_t   *value, *aud;
+    return ngx_http_session_jwt_names(cf, &jcf->audiences);
+}
+
+
+/* a list directive, "name ... | off": its arguments, or NULL for "off" */
+
+static char *
+ngx_http_session_jwt_names(ngx_conf_t *cf, ngx_array_t **names)
+{
+    ngx_str_t   *value, *name;
     ngx_uint_t   i;
 
-    if (jcf->audiences != NGX_CONF_UNSET_PTR) {
+    if (*names != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
+    }
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;
 
     if (cf->args->nelts == 2 && ngx_strcmp(value[1].data, "off") == 0) {
-        jcf->audiences = NULL;
+        *names = NULL;
         return NGX_CONF_OK;
     }
 
-    jcf->audiences = ngx_array_create(cf->pool, cf->args->nelts - 1,
-                                           sizeof(ngx_str_t));
-    if (jcf->audiences == NULL) {
+    *names = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                              sizeof(ngx_str_t));
+    if (*names == NULL) {
         return NGX_CONF_ERROR;
     }
 
     for (i = 1; i < cf->args->nelts; i++) {
-        aud = ngx_array_push(jcf->audiences);
-        if (aud == NULL) {
+        name = ngx_array_push(*names);
+        if (name == NULL) {
             return NGX_CONF_ERROR;
         }
 
-        *aud = value[i];
+        *name = value[i];
     }
 
     return NGX_CONF_OK;
@@ -1019,6 +1450,138 @@ ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* session_jwt_type jwt | at+jwt ... */
+
+static char *
+ngx_http_session_jwt_type(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_jwt_conf_t *jcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (jcf->types != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    if (ngx_http_session_check_args(cf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+    jcf->types = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "jwt") == 0) {
+            jcf->types |= NGX_SESSION_JWT_TYPE_JWT;
+
+        } else if (ngx_strcmp(value[i].data, "at+jwt") == 0) {
+            jcf->types |= NGX_SESSION_JWT_TYPE_AT_JWT;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid token type \"%V\": use \"jwt\" "
+                               "or \"at+jwt\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * session_jwt_scope scope ... | off.  A scope goes into a quoted-string of
+ * WWW-Authenticate as is: RFC 6749 3.3's scope-token characters only.
+ */
+
+static char *
+ngx_http_session_jwt_scope(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_session_jwt_conf_t *jcf = conf;
+
+    char        *rv;
+    u_char      *p;
+    ngx_str_t   *scope;
+    ngx_uint_t   i;
+
+    rv = ngx_http_session_jwt_names(cf, &jcf->scopes);
+
+    if (rv != NGX_CONF_OK || jcf->scopes == NULL) {
+        return rv;
+    }
+
+    scope = jcf->scopes->elts;
+
+    for (i = 0; i < jcf->scopes->nelts; i++) {
+
+        if (scope[i].len == 0) {
+            return "takes non-empty scopes";
+        }
+
+        for (p = scope[i].data; p < scope[i].data + scope[i].len; p++) {
+            if (*p <= 0x20 || *p == '"' || *p == '\\' || *p >= 0x7f) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid scope \"%V\": a scope is "
+                                   "printable ASCII without space, quote "
+                                   "or backslash", &scope[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * session_jwt_claim_set $variable claim: the claim named exactly, capitals
+ * and all, which $session_jwt_claim_<name> cannot reach (nginx lowercases
+ * variable names).
+ */
+
+static char *
+ngx_http_session_jwt_claim_set(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_str_t            *value, *claim, name;
+    ngx_http_variable_t  *var;
+
+    value = cf->args->elts;
+
+    if (value[1].len < 2 || value[1].data[0] != '$') {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid variable name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (value[2].len == 0) {
+        return "takes a non-empty claim name";
+    }
+
+    name.data = value[1].data + 1;
+    name.len = value[1].len - 1;
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    claim = ngx_palloc(cf->pool, sizeof(ngx_str_t));
+    if (claim == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *claim = value[2];
+
+    var->get_handler = ngx_http_session_jwt_claim_set_variable;
+    var->data = (uintptr_t) claim;
+
+    return NGX_CONF_OK;
+}
+
+
 /* the owner claim's value of the request's verified token */
 
 ngx_str_t *
@@ -1026,9 +1589,9 @@ ngx_http_session_jwt_owner(ngx_http_request_t *r)
 {
     ngx_http_session_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r->main, ngx_http_session_jwt_module);
+    ctx = ngx_http_session_jwt_get_ctx(r);
 
-    if (ctx == NULL || ctx->owner.data == NULL) {
+    if (ctx == NULL || ctx->status || ctx->owner.data == NULL) {
         return NULL;
     }
 
@@ -1093,10 +1656,16 @@ ngx_http_session_jwt_exit_process(ngx_cycle_t *cycle)
     jmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_session_jwt_module);
 
-    if (jmcf && jmcf->cache) {
+    if (jmcf == NULL) {
+        return;
+    }
+
+    if (jmcf->cache) {
         ngx_session_jwt_cache_free(jmcf->cache);
         jmcf->cache = NULL;
     }
+
+    ngx_http_session_jwt_keys_free(&jmcf->sources);
 }
 
 
@@ -1127,12 +1696,19 @@ ngx_http_session_jwt_init(ngx_conf_t *cf)
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_session_jwt_rewrite_handler;
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    *h = ngx_http_session_jwt_handler;
+    *h = ngx_http_session_jwt_access_handler;
 
     return NGX_OK;
 }
@@ -1149,6 +1725,13 @@ ngx_http_session_jwt_create_main_conf(ngx_conf_t *cf)
     }
 
     jmcf->cache_size = NGX_CONF_UNSET;
+
+    if (ngx_array_init(&jmcf->sources, cf->pool, 4,
+                       sizeof(ngx_http_session_jwt_keys_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return jmcf;
 }

@@ -10,6 +10,8 @@
 #include "ngx_http_session_handler.h"
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_jwt.h"
+#include "ngx_http_session_metrics.h"
+#include "ngx_http_session_check.h"
 #include "ngx_session_cache.h"
 
 #include <jansson.h>
@@ -45,35 +47,35 @@ static ngx_command_t  ngx_http_session_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_loc_conf_t, store.key_prefix),
-      NULL },
+      &ngx_http_session_check_key_prefix },
 
     { ngx_string("session_result_connect_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_loc_conf_t, store.upstream.connect_timeout),
-      NULL },
+      &ngx_http_session_check_timeout },
 
     { ngx_string("session_result_send_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_loc_conf_t, store.upstream.send_timeout),
-      NULL },
+      &ngx_http_session_check_timeout },
 
     { ngx_string("session_result_read_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_loc_conf_t, store.upstream.read_timeout),
-      NULL },
+      &ngx_http_session_check_timeout },
 
     { ngx_string("session_result_buffer_size"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_loc_conf_t, store.reply_max),
-      NULL },
+      &ngx_http_session_check_buffer_size },
 
     { ngx_string("session_result_next_upstream_tries"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -387,6 +389,10 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    if (ngx_http_session_check_address(cf, &value[1]) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (ngx_http_session_store_add_server(cf, &slcf->store, &value[1])
         != NGX_OK)
     {
@@ -394,6 +400,7 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     clcf->handler = ngx_http_session_handler;
+    ngx_http_session_metrics_endpoint(cf);
 
     return NGX_CONF_OK;
 }

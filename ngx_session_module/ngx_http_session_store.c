@@ -16,6 +16,7 @@
 #include "ngx_http_session_module.h"
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_response.h"
+#include "ngx_http_session_metrics.h"
 #include "ngx_http_session_cluster.h"
 #include "ngx_session_resp.h"
 
@@ -136,6 +137,7 @@ ngx_http_session_store_read(ngx_http_request_t *r,
     sr->content_handler = ngx_http_session_store_handler;
     sr->header_only = 1;
     ngx_http_set_ctx(sr, rd, ngx_http_session_module);
+    ngx_http_session_metrics_store_start(sr);
 
     r->main->count++;
 
@@ -188,6 +190,7 @@ ngx_http_session_store_finish(ngx_http_request_t *sr,
     }
 
     rd->finished = 1;
+    ngx_http_session_metrics_store_end(sr, rd->result.outcome);
 
     if (rd->result.outcome == NGX_HTTP_SESSION_FOUND) {
         rd->result.data = &rd->session;

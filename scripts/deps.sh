@@ -11,6 +11,7 @@ packages=(
     perl libcrypt-jwt-perl openssl curl nghttp2-client
     valgrind clang libclang-rt-14-dev wrk
     debhelper dpkg-dev lintian
+    prometheus
 )
 
 missing=()
@@ -27,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Debian starts the packaged services; the tests and the demo start their own
-for svc in nginx redis-server; do
+for svc in nginx redis-server prometheus; do
     if [ -x "/etc/init.d/$svc" ] && [ -z "${SESSION_KEEP_SERVICES:-}" ]; then
         "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
     fi

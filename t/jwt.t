@@ -150,6 +150,8 @@ sub store {
 store(owner => 'client-a');
 store(owner => '42', prefix => 'int:');
 store(prefix => 'noowner:');
+store(prefix => 'emptyowner:');
+redis_cmd($redis->port, 'HSET', "emptyowner:$ID", 'owner', '');
 
 mkdir "$TMP/www";
 mkdir "$TMP/www/protected";
@@ -177,6 +179,12 @@ my $ngx = start_nginx(<<'EOF', redis => $redis, log_format => $LOG_FORMAT);
             session_jwt vx;
             session_result_owner_claim sub;
             session_result_key_prefix noowner:;
+            session_result_pass 127.0.0.1:%%REDIS_PORT%%;
+        }
+        location /emptyowner/ {
+            session_jwt vx;
+            session_result_owner_claim sub;
+            session_result_key_prefix emptyowner:;
             session_result_pass 127.0.0.1:%%REDIS_PORT%%;
         }
         location /iss/ {
@@ -643,8 +651,14 @@ run_cases([
       expect => 'refused' },
     { name => 'session without owner field', path => "/noowner/$ID",
       token => mint(), same_as_missing => 1 },
+    # issue 9 item 7: an empty owner claim counts as missing, an empty
+    # stored owner never matches
     { name => 'empty owner claim, session without owner field', path => "/noowner/$ID",
-      token => mint(claims => { sub => '' }), same_as_missing => 1 },
+      token => mint(claims => { sub => '' }), expect => 'forbidden' },
+    { name => 'empty owner claim, session with an empty owner', path => "/emptyowner/$ID",
+      token => mint(claims => { sub => '' }), expect => 'forbidden' },
+    { name => 'a session with an empty owner is nobody\'s', path => "/emptyowner/$ID",
+      token => mint(), same_as_missing => 1 },
     { name => 'integer owner claim', path => "/int/$ID",
       token => mint(claims => '{"exp":' . ($now + 300) . ',"sub":42}'),
       expect => 'ok' },
