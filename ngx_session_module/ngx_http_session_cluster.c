@@ -360,18 +360,20 @@ ngx_http_session_cluster_redirect(ngx_http_request_t *r, u_char *text,
         ngx_http_session_cluster_refresh(cl);
         break;
 
-    default: /* TRYAGAIN, CLUSTERDOWN: the same node again, as asked */
+    default: /* TRYAGAIN: the same node again, as asked; CLUSTERDOWN */
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "session cluster: \"%*s\", trying again",
                        ngx_min(len, 64), text);
 
+        if (rd.type == NGX_SESSION_CLUSTER_DOWN) {
+            /* not within milliseconds: the store reads again later */
+            ngx_http_session_cluster_refresh(cl);
+            return NGX_AGAIN;
+        }
+
         pd->target = pd->node;
         pd->target_replica = pd->replica;
         pd->asking = pd->asked;   /* an ASK's target stays one */
-
-        if (rd.type == NGX_SESSION_CLUSTER_DOWN) {
-            ngx_http_session_cluster_refresh(cl);
-        }
 
         break;
     }

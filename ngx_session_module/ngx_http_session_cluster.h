@@ -37,8 +37,9 @@ ngx_uint_t ngx_http_session_cluster_prefix(ngx_http_request_t *r);
  * An error reply of this attempt, text without "-" and CRLF.  NGX_OK: a
  * redirection, the next attempt goes where it says (the caller returns
  * NGX_HTTP_UPSTREAM_INVALID_HEADER, nginx moves on); NGX_BUSY: a
- * redirection with no attempt or time left (503); NGX_DECLINED: not a
- * cluster, or not a redirection.
+ * redirection with no attempt left; NGX_AGAIN: the cluster is down (in
+ * both, a fresh read a little later may succeed, else 503); NGX_DECLINED:
+ * not a cluster, or not a redirection.
  */
 ngx_int_t ngx_http_session_cluster_redirect(ngx_http_request_t *r,
     u_char *text, size_t len);

@@ -38,9 +38,30 @@ typedef struct {
 
     unsigned                         reply_seen:1;  /* by any attempt */
     unsigned                         finished:1;
+
+    /* a cluster that cannot serve the slot yet: a fresh read, later */
+    ngx_http_request_t              *request;       /* the caller's */
+    ngx_http_post_subrequest_t       ps;
+    ngx_msec_t                       started;
+    ngx_msec_t                       delay;
+    ngx_uint_t                       reads;
+    ngx_event_t                      later;
+    unsigned                         again:1;
 } ngx_http_session_store_read_t;
 
 
+/* the delay before a fresh read: doubled each time up to the largest */
+#define NGX_HTTP_SESSION_AGAIN_DELAY      25
+#define NGX_HTTP_SESSION_AGAIN_DELAY_MAX  200
+#define NGX_HTTP_SESSION_AGAIN_READS      16
+
+
+static ngx_int_t ngx_http_session_store_start(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd);
+static ngx_int_t ngx_http_session_store_again(ngx_http_request_t *sr,
+    ngx_http_session_store_read_t *rd);
+static void ngx_http_session_store_later(ngx_event_t *ev);
+static void ngx_http_session_store_cleanup(void *data);
 static ngx_int_t ngx_http_session_store_handler(ngx_http_request_t *sr);
 static ngx_int_t ngx_http_session_store_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
@@ -98,8 +119,6 @@ ngx_http_session_store_read(ngx_http_request_t *r,
     ngx_http_session_store_conf_t *conf, ngx_str_t *id, ngx_str_t *owner,
     ngx_http_session_store_done_pt done, void *data)
 {
-    ngx_http_request_t             *sr;
-    ngx_http_post_subrequest_t     *ps;
     ngx_http_session_store_read_t  *rd;
 
     rd = ngx_pcalloc(r->pool, sizeof(ngx_http_session_store_read_t));
@@ -116,16 +135,28 @@ ngx_http_session_store_read(ngx_http_request_t *r,
     }
 
     rd->data = data;
+    rd->request = r;
+    rd->started = ngx_current_msec;
+    rd->ps.handler = ngx_http_session_store_done;
+    rd->ps.data = rd;
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
+    if (ngx_http_session_store_start(r, rd) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ps->handler = ngx_http_session_store_done;
-    ps->data = rd;
+    r->main->count++;
 
-    if (ngx_http_subrequest(r, &r->uri, NULL, &sr, ps,
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_session_store_start(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd)
+{
+    ngx_http_request_t  *sr;
+
+    if (ngx_http_subrequest(r, &r->uri, NULL, &sr, &rd->ps,
                             NGX_HTTP_SUBREQUEST_CLONE
                             |NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
@@ -133,15 +164,15 @@ ngx_http_session_store_read(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    rd->reads++;
+
     /* the clone took the location's handler: it runs this one instead */
     sr->content_handler = ngx_http_session_store_handler;
     sr->header_only = 1;
     ngx_http_set_ctx(sr, rd, ngx_http_session_module);
     ngx_http_session_metrics_store_start(sr);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return NGX_OK;
 }
 
 
@@ -171,11 +202,113 @@ ngx_http_session_store_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         rd->result.outcome = ngx_http_session_failure(rd, rc);
     }
 
+    if (rd->again) {
+        if (ngx_http_session_store_again(sr, rd) == NGX_OK) {
+            /* the caller hears when a later read ends */
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "store cluster could not serve \"%V{%V}\" in %ui "
+                      "reads within session_result_read_timeout",
+                      &rd->conf->key_prefix, &rd->id, rd->reads);
+    }
+
     ngx_http_session_store_finish(sr, rd);
 
     /* the caller answers; no error page for the subrequest */
 
     return NGX_OK;
+}
+
+
+/*
+ * The cluster cannot serve the slot now (TRYAGAIN, CLUSTERDOWN, still
+ * redirected after the upstream's attempts): a fresh read after a delay
+ * (25 ms, doubled each time up to 200 ms), while
+ * session_result_read_timeout since the first read allows.  The caller's request waits doing nothing meanwhile.
+ */
+
+static ngx_int_t
+ngx_http_session_store_again(ngx_http_request_t *sr,
+    ngx_http_session_store_read_t *rd)
+{
+    ngx_msec_t           elapsed;
+    ngx_pool_cleanup_t  *cln;
+
+    rd->again = 0;
+    rd->delay = rd->delay ? ngx_min(2 * rd->delay,
+                                    NGX_HTTP_SESSION_AGAIN_DELAY_MAX)
+                          : NGX_HTTP_SESSION_AGAIN_DELAY;
+    elapsed = ngx_current_msec - rd->started;
+
+    if (rd->reads >= NGX_HTTP_SESSION_AGAIN_READS
+        || elapsed + rd->delay >= rd->conf->upstream.read_timeout)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (rd->later.data == NULL) {
+        cln = ngx_pool_cleanup_add(rd->request->pool, 0);
+        if (cln == NULL) {
+            return NGX_DECLINED;
+        }
+
+        cln->handler = ngx_http_session_store_cleanup;
+        cln->data = rd;
+
+        rd->later.handler = ngx_http_session_store_later;
+        rd->later.data = rd;
+        rd->later.log = rd->request->connection->log;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "session result: store read again in %M ms", rd->delay);
+
+    /* the subrequest's end posts the caller: nothing to do yet */
+    rd->request->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_add_timer(&rd->later, rd->delay);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_store_later(ngx_event_t *ev)
+{
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_session_store_read_t  *rd;
+
+    rd = ev->data;
+    r = rd->request;
+    c = r->connection;
+
+    rd->result.outcome = NGX_HTTP_SESSION_PENDING;
+    rd->reply_seen = 0;
+    rd->raw.data = NULL;
+    rd->raw.len = 0;
+
+    if (ngx_http_session_store_start(r, rd) != NGX_OK) {
+        rd->result.outcome = NGX_HTTP_SESSION_INTERNAL_ERROR;
+        rd->finished = 1;
+        rd->done(r, &rd->result, rd->data);
+        ngx_http_post_request(r, NULL);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_store_cleanup(void *data)
+{
+    ngx_http_session_store_read_t *rd = data;
+
+    if (rd->later.timer_set) {
+        ngx_del_timer(&rd->later);
+    }
 }
 
 
@@ -587,11 +720,14 @@ ngx_http_session_reply_refused(ngx_http_request_t *r,
         rd->reply_seen = 0;
         return NGX_HTTP_UPSTREAM_INVALID_HEADER;
 
+    case NGX_AGAIN:
     case NGX_BUSY:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "store cluster still redirects \"%V{%V}\" after "
-                      "its retries (\"%*s\")", &rd->conf->key_prefix,
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "store cluster cannot serve \"%V{%V}\" now "
+                      "(\"%*s\")", &rd->conf->key_prefix,
                       &rd->id, ngx_min(err->len, 128), err->data);
+
+        rd->again = 1;
 
         return ngx_http_session_reply_done(r, rd,
                                      NGX_HTTP_SESSION_STORE_UNAVAILABLE);
