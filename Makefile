@@ -25,10 +25,11 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Ingx_session_module
 FUZZ_TIME  ?= 60
-FUZZERS    := resp json syntax keys token push
+FUZZERS    := resp json syntax keys token push cluster
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
               $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner \
-              $(BUILD)/unit/test_push $(BUILD)/unit/test_ttl
+              $(BUILD)/unit/test_push $(BUILD)/unit/test_ttl \
+              $(BUILD)/unit/test_cluster
 
 .PHONY: all deps test unit demo bench bench-memory bench-push bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
 
@@ -88,6 +89,12 @@ $(BUILD)/unit/test_cache: t/unit/test_cache.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_cache.c
 
+$(BUILD)/unit/test_cluster: t/unit/test_cluster.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_cluster.c \
+	    ngx_session_module/ngx_session_resp.c \
+	    ngx_session_module/ngx_session_data.c
+
 unit: $(UNIT_TESTS)
 
 # libFuzzer targets (clang 14) for every parser of outside bytes
@@ -98,6 +105,7 @@ FUZZ_SRC_keys   := ngx_session_jwk.c ngx_session_jose.c ngx_session_data.c
 FUZZ_SRC_push   := ngx_session_push.c
 FUZZ_SRC_token  := ngx_session_jwk.c ngx_session_jwt.c ngx_session_jose.c \
                    ngx_session_cache.c ngx_session_data.c
+FUZZ_SRC_cluster := ngx_session_cluster.c ngx_session_resp.c ngx_session_data.c
 FUZZ_LIBS       := -ljwt -ljansson -lcrypto
 
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(SOURCES)

@@ -12,6 +12,7 @@
 #include "ngx_http_session_jwt.h"
 #include "ngx_http_session_metrics.h"
 #include "ngx_http_session_check.h"
+#include "ngx_http_session_cluster.h"
 #include "ngx_session_cache.h"
 
 #include <jansson.h>
@@ -397,6 +398,18 @@ ngx_http_session_merge_push(ngx_conf_t *cf, ngx_http_session_loc_conf_t *prev,
     }
 
     if (conf->store.upstream.upstream == NULL || conf->wait_max == 0) {
+        return NGX_OK;
+    }
+
+    /*
+     * A cluster's keys live on several masters, and CLIENT TRACKING on one
+     * node reports that node's keys only: without a push connection per
+     * master, nothing would drop a cached body of another master's slot.
+     * So a cluster store has neither waits nor the fresh index: every
+     * request reads the store, and "Prefer: wait" is answered at once.
+     */
+
+    if (ngx_http_session_cluster_upstream(conf->store.upstream.upstream)) {
         return NGX_OK;
     }
 
