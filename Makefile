@@ -4,6 +4,7 @@
 # make bench      the benchmark (bench/run, bench/README.md): the table, and
 #                 bench/results/<UTC time>.json
 # make bench-memory  10^6 requests, the worker's RSS before and after
+# make bench-push   waiting and the fresh cache (bench/push, bench/README.md)
 # make bench-render  callgrind: instructions per cold render (bench/render.c)
 # make deb        build/libnginx-mod-http-session-result_<version>_amd64.deb
 #                 (debian/, version from CHANGELOG.md)
@@ -24,11 +25,13 @@ FUZZ_CC    ?= clang
 FUZZ_FLAGS ?= -g -O1 -fsanitize=fuzzer,address,undefined \
               -fno-sanitize-recover=undefined -Ingx_session_module
 FUZZ_TIME  ?= 60
-FUZZERS    := resp json syntax keys token
+FUZZERS    := resp json syntax keys token push cluster
 UNIT_TESTS := $(BUILD)/unit/test_resp $(BUILD)/unit/test_json $(BUILD)/unit/test_jwt \
-              $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner
+              $(BUILD)/unit/test_cache $(BUILD)/unit/test_owner \
+              $(BUILD)/unit/test_push $(BUILD)/unit/test_ttl \
+              $(BUILD)/unit/test_cluster
 
-.PHONY: all deps test unit demo bench bench-memory bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
+.PHONY: all deps test unit demo bench bench-memory bench-push bench-render test-valgrind test-asan fuzz fuzz-smoke deb clean
 
 all: $(MODULE)
 
@@ -60,6 +63,15 @@ $(BUILD)/unit/test_owner: t/unit/test_owner.c t/unit/tap.h $(SOURCES)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
 	    ngx_session_module/ngx_session_data.c
 
+$(BUILD)/unit/test_push: t/unit/test_push.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_push.c
+
+$(BUILD)/unit/test_ttl: t/unit/test_ttl.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
+	    ngx_session_module/ngx_session_data.c
+
 $(BUILD)/unit/test_json: t/unit/test_json.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_json.c \
@@ -77,6 +89,12 @@ $(BUILD)/unit/test_cache: t/unit/test_cache.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_cache.c
 
+$(BUILD)/unit/test_cluster: t/unit/test_cluster.c t/unit/tap.h $(SOURCES)
+	@mkdir -p $(@D)
+	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_cluster.c \
+	    ngx_session_module/ngx_session_resp.c \
+	    ngx_session_module/ngx_session_data.c
+
 unit: $(UNIT_TESTS)
 
 # libFuzzer targets (clang 14) for every parser of outside bytes
@@ -84,8 +102,10 @@ FUZZ_SRC_resp   := ngx_session_resp.c ngx_session_data.c
 FUZZ_SRC_json   := ngx_session_json.c ngx_session_data.c
 FUZZ_SRC_syntax := ngx_session_json.c ngx_session_data.c
 FUZZ_SRC_keys   := ngx_session_jwk.c ngx_session_jose.c ngx_session_data.c
+FUZZ_SRC_push   := ngx_session_push.c
 FUZZ_SRC_token  := ngx_session_jwk.c ngx_session_jwt.c ngx_session_jose.c \
                    ngx_session_cache.c ngx_session_data.c
+FUZZ_SRC_cluster := ngx_session_cluster.c ngx_session_resp.c ngx_session_data.c
 FUZZ_LIBS       := -ljwt -ljansson -lcrypto
 
 $(BUILD)/fuzz/fuzz_%: t/fuzz/fuzz_%.c t/fuzz/fuzz.h $(SOURCES)
@@ -173,6 +193,10 @@ bench: deps all
 bench-memory: deps all
 	bench/run --memory
 	bench/run --memory --case polling
+
+# SPEC 9: cached polling without a store read, 10,000 waiters, wake latency
+bench-push: deps all
+	bench/push
 
 # the body builder alone, at the module's -O2: the published example and
 # 300 stops, instructions per ngx_session_json_build()

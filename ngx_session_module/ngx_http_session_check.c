@@ -29,6 +29,12 @@ ngx_http_session_check_range_t  ngx_http_session_check_buffer_size = {
     "must be between 1k and 16m"
 };
 
+/* 0 switches waiting off; an hour holds a connection long enough */
+ngx_http_session_check_range_t  ngx_http_session_check_wait_max = {
+    ngx_http_session_check_msec, 0, 60 * 60 * 1000,
+    "must be between 0 and 1h"
+};
+
 /* a larger leeway would take tokens that expired long ago */
 ngx_http_session_check_range_t  ngx_http_session_check_leeway = {
     ngx_http_session_check_sec, 0, 60 * 60,

@@ -29,6 +29,9 @@ extern ngx_http_session_check_range_t  ngx_http_session_check_timeout;
 /* session_result_buffer_size: 1k .. 16m, a reply held whole in memory */
 extern ngx_http_session_check_range_t  ngx_http_session_check_buffer_size;
 
+/* session_result_wait_max: 0 .. 1h */
+extern ngx_http_session_check_range_t  ngx_http_session_check_wait_max;
+
 /* session_jwt_leeway: 0 .. 1h */
 extern ngx_http_session_check_range_t  ngx_http_session_check_leeway;
 

@@ -13,6 +13,8 @@
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_jwt.h"
 #include "ngx_http_session_metrics.h"
+#include "ngx_http_session_wait.h"
+#include "ngx_http_session_fresh.h"
 #include "ngx_session_json.h"
 #include "ngx_session_cache.h"
 #include "ngx_http_session_zone.h"
@@ -27,6 +29,11 @@ typedef struct {
 
     /* what the store read found; NULL until it ended */
     ngx_http_session_store_result_t  *stored;
+
+    ngx_http_session_wait_t          *wait;     /* NULL: answered at once */
+    unsigned                          wait_asked:1;
+
+    ngx_http_session_fresh_ticket_t   ticket;   /* of the store read */
 
     /* the body caches' key for it: a digest of what the body is made of */
     u_char                            key[NGX_HTTP_SESSION_ZONE_KEY];
@@ -64,6 +71,17 @@ static void ngx_http_session_body_read(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_session_printable(ngx_session_str_t *s);
 static ngx_http_session_ctx_t *ngx_http_session_get_ctx(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_wait_begin(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_hold(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *etag);
+static void ngx_http_session_reread(ngx_http_request_t *r, void *data);
+static ngx_int_t ngx_http_session_fresh(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *owner);
+static ngx_int_t ngx_http_session_send_body(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag);
+static void ngx_http_session_options(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, u_char *key, ngx_str_t *options);
 
 
 static ngx_http_session_error_t  ngx_http_session_err_400 =
@@ -93,6 +111,8 @@ static ngx_http_session_error_t  ngx_http_session_err_504 =
 
 
 static ngx_str_t  ngx_http_session_etag = ngx_string("ETag");
+static ngx_str_t  ngx_http_session_applied = ngx_string("Preference-Applied");
+static ngx_str_t  ngx_http_session_wait = ngx_string("wait");
 
 
 /* the longest stored value a variable shows */
@@ -225,10 +245,20 @@ ngx_http_session_body_read(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_read(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
 {
+    ngx_int_t                     rc;
     ngx_str_t                    *owner;
     ngx_http_session_loc_conf_t  *slcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (!ctx->wait_asked) {
+        ctx->wait_asked = 1;
+
+        if (ngx_http_session_wait_begin(r, ctx) != NGX_OK) {
+            ctx->outcome = NGX_HTTP_SESSION_INTERNAL_ERROR;
+            return ngx_http_session_send_error(r, &ngx_http_session_err_500);
+        }
+    }
 
     owner = NULL;
 
@@ -244,8 +274,80 @@ ngx_http_session_read(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx)
         }
     }
 
+    if (slcf->fresh) {
+        rc = ngx_http_session_fresh(r, ctx, owner);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    /* a body that may be kept needs its TTL, read with it */
+
     return ngx_http_session_store_read(r, &slcf->store, &ctx->request_id,
-                                       owner, ngx_http_session_stored, ctx);
+                                       owner, ctx->ticket.epoch != 0,
+                                       ngx_http_session_stored, ctx);
+}
+
+
+/*
+ * While the push connection reports every change, a body rendered before
+ * is current: answered without the store, the owner compared with the
+ * session's as the store read would.  NGX_DECLINED: read the store, with
+ * a ticket to keep what it reads.
+ */
+
+static ngx_int_t
+ngx_http_session_fresh(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_str_t *owner)
+{
+    u_char                            key[1 + NGX_SESSION_REQUEST_ID_MAX];
+    ngx_int_t                         rc;
+    ngx_str_t                         options;
+    ngx_session_data_t               *data;
+    ngx_http_session_fresh_hit_t      hit;
+    ngx_http_session_loc_conf_t      *slcf;
+    ngx_http_session_store_result_t  *stored;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    ngx_http_session_options(r, ctx, key, &options);
+
+    rc = ngx_http_session_fresh_get(r, slcf->fresh, &options, owner, &hit);
+
+    if (rc == NGX_DECLINED) {
+        ngx_http_session_fresh_ticket(slcf->fresh, &ctx->ticket);
+        return NGX_DECLINED;
+    }
+
+    if (rc != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* to SPEC 8 and the logs, one body cache; this hit saved the read too */
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "session result: body cache hit, no store read");
+    ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE, 1);
+
+    /* what $session_result_status shows */
+
+    stored = ngx_pcalloc(r->pool, sizeof(ngx_http_session_store_result_t)
+                                  + sizeof(ngx_session_data_t));
+    if (stored == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    data = (ngx_session_data_t *) (stored + 1);
+    data->fields[NGX_SESSION_STATUS].data = hit.status.data;
+    data->fields[NGX_SESSION_STATUS].len = hit.status.len;
+
+    stored->outcome = NGX_HTTP_SESSION_FOUND;
+    stored->data = data;
+
+    ctx->stored = stored;
+    ctx->outcome = NGX_HTTP_SESSION_FOUND;
+
+    return ngx_http_session_send_body(r, ctx, &hit.body, &hit.etag);
 }
 
 
@@ -358,7 +460,8 @@ ngx_http_session_send_found(ngx_http_request_t *r,
 {
     u_char                         key[1 + NGX_SESSION_REQUEST_ID_MAX];
     ngx_int_t                      rc;
-    ngx_str_t                      body, etag;
+    ngx_str_t                      body, etag, okey;
+    ngx_session_data_t            *data;
     ngx_session_str_t              options;
     ngx_http_session_loc_conf_t   *slcf;
     ngx_http_session_main_conf_t  *smcf;
@@ -366,16 +469,10 @@ ngx_http_session_send_found(ngx_http_request_t *r,
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    /* checked before the fetch; checked again, for the stack's sake */
-    if (ctx->request_id.len > NGX_SESSION_REQUEST_ID_MAX) {
-        return NGX_ERROR;
-    }
+    ngx_http_session_options(r, ctx, key, &okey);
 
-    key[0] = slcf->pretty ? '1' : '0';
-    ngx_memcpy(key + 1, ctx->request_id.data, ctx->request_id.len);
-
-    options.data = key;
-    options.len = 1 + ctx->request_id.len;
+    options.data = okey.data;
+    options.len = okey.len;
 
     rc = NGX_DECLINED;
 
@@ -409,11 +506,147 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_http_session_cache_put(r, ctx, &options, &body, &etag);
     }
 
-    if (ngx_http_session_set_etag(r, &etag) != NGX_OK) {
+    if (slcf->fresh) {
+        data = ctx->stored->data;
+
+        ngx_http_session_fresh_put(slcf->fresh, &ctx->ticket, &okey,
+                                   &data->fields[NGX_SESSION_OWNER],
+                                   &data->fields[NGX_SESSION_STATUS],
+                                   ctx->stored->ttl_ms, &body, &etag,
+                                   r->connection->log);
+    }
+
+    return ngx_http_session_send_body(r, ctx, &body, &etag);
+}
+
+
+/* the session's body, now or once it changes (SPEC 9) */
+
+static ngx_int_t
+ngx_http_session_send_body(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_int_t  rc;
+
+    if (ctx->wait) {
+        rc = ngx_http_session_hold(r, ctx, etag);
+
+        if (rc != NGX_DECLINED) {
+            return rc;
+        }
+    }
+
+    if (ngx_http_session_set_etag(r, etag) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_session_send(r, NGX_HTTP_OK, body.data, body.len);
+    return ngx_http_session_send(r, NGX_HTTP_OK, body->data, body->len);
+}
+
+
+/* the key of a rendered body: the render options, then the request_id */
+
+static void
+ngx_http_session_options(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    u_char *key, ngx_str_t *options)
+{
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    /* checked as the request began (ngx_session_request_id_valid) */
+
+    key[0] = slcf->pretty ? '1' : '0';
+    ngx_memcpy(key + 1, ctx->request_id.data, ctx->request_id.len);
+
+    options->data = key;
+    options->len = 1 + ctx->request_id.len;
+}
+
+
+/*
+ * SPEC 9: "Prefer: wait=N" with an If-None-Match: the request waits for a
+ * change of its session, at most min(N, session_result_wait_max), if the
+ * push connection reports changes now.  NGX_ERROR only for nginx's own
+ * failures.
+ */
+
+static ngx_int_t
+ngx_http_session_wait_begin(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx)
+{
+    ngx_int_t                     rc;
+    ngx_msec_t                    timeout;
+    ngx_http_session_loc_conf_t  *slcf;
+
+    slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
+
+    if (slcf->waits == NULL || r->headers_in.if_none_match == NULL) {
+        return NGX_OK;
+    }
+
+    timeout = ngx_http_session_wait_prefer(r);
+
+    if (timeout == 0) {
+        return NGX_OK;
+    }
+
+    timeout = ngx_min(timeout, slcf->wait_max);
+
+    rc = ngx_http_session_wait_start(r, slcf->waits, &ctx->request_id,
+                                     timeout, ngx_http_session_reread, ctx,
+                                     &ctx->wait);
+
+    return (rc == NGX_ERROR) ? NGX_ERROR : NGX_OK;
+}
+
+
+/*
+ * The session still has the client's ETag: held (NGX_DONE), or answered
+ * now (NGX_DECLINED), saying the wait was applied when it was.
+ */
+
+static ngx_int_t
+ngx_http_session_hold(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_str_t *etag)
+{
+    ngx_table_elt_t  *inm;
+
+    inm = r->headers_in.if_none_match;
+
+    if (ngx_session_etag_match(inm->value.data, inm->value.len,
+                               etag->data, etag->len)
+        && ngx_http_session_wait_park(ctx->wait) == NGX_OK)
+    {
+        return NGX_DONE;
+    }
+
+    if (!ngx_http_session_wait_answer(ctx->wait)) {
+        return NGX_DECLINED;
+    }
+
+    if (ngx_http_session_add_header(r, &ngx_http_session_applied,
+                                    &ngx_http_session_wait, NULL)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* the waiter was woken or its time is up: read the session afresh */
+
+static void
+ngx_http_session_reread(ngx_http_request_t *r, void *data)
+{
+    ngx_http_session_ctx_t *ctx = data;
+
+    ctx->stored = NULL;
+    ctx->outcome = NGX_HTTP_SESSION_PENDING;
+
+    ngx_http_finalize_request(r, ngx_http_session_read(r, ctx));
 }
 
 

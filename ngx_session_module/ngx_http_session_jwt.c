@@ -73,6 +73,7 @@ typedef struct {
     const char                 *error;      /* why a token was refused */
     unsigned                    decided:1;
     unsigned                    scope:1;    /* 403 for session_jwt_scope */
+    unsigned                    retried:1;  /* "no token" read again */
 } ngx_http_session_jwt_ctx_t;
 
 
@@ -80,6 +81,7 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_session_jwt_rewrite_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_session_jwt_subrequest(ngx_http_request_t *r);
 static ngx_int_t ngx_http_session_jwt_access_handler(ngx_http_request_t *r);
 static ngx_http_session_jwt_ctx_t *ngx_http_session_jwt_get_ctx(
     ngx_http_request_t *r);
@@ -299,6 +301,9 @@ static ngx_http_variable_t  ngx_http_session_jwt_vars[] = {
 
 static ngx_str_t  ngx_http_session_www_authenticate =
     ngx_string("WWW-Authenticate");
+static ngx_str_t  ngx_http_session_retry_after = ngx_string("Retry-After");
+/* NGX_HTTP_SESSION_JWT_FETCH_RETRY */
+static ngx_str_t  ngx_http_session_jwt_retry = ngx_string("10");
 
 
 /*
@@ -319,10 +324,12 @@ ngx_http_session_jwt_rewrite_handler(ngx_http_request_t *r)
 
     jcf = ngx_http_get_module_loc_conf(r, ngx_http_session_jwt_module);
 
-    /* subrequests (the store's, the key fetch's) carry no token */
-
-    if (!jcf->enabled || r != r->main) {
+    if (!jcf->enabled) {
         return NGX_DECLINED;
+    }
+
+    if (r != r->main) {
+        return ngx_http_session_jwt_subrequest(r);
     }
 
     rc = ngx_http_session_jwt_decide(r, jcf);
@@ -332,6 +339,29 @@ ngx_http_session_jwt_rewrite_handler(ngx_http_request_t *r)
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * nginx skips the access phase for subrequests, so a subrequest into a
+ * session_jwt location (auth_request, SSI, mirror, ...) would never be
+ * answered a refusal: it is refused at once, fail closed.  The module's own
+ * key fetch may pass through a location that inherits session_jwt; the
+ * store's subrequest starts in the content phase and never gets here.
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_subrequest(ngx_http_request_t *r)
+{
+    if (ngx_http_session_jwt_keys_is_fetch(r)) {
+        return NGX_DECLINED;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "session jwt: a subrequest into a \"session_jwt\" "
+                  "location is refused: subrequests are not verified");
+
+    return NGX_HTTP_FORBIDDEN;
 }
 
 
@@ -362,6 +392,27 @@ ngx_http_session_jwt_access_handler(ngx_http_request_t *r)
     }
 
     ctx = ngx_http_session_jwt_get_ctx(r);
+
+    if (ctx->reason == NGX_SESSION_JWT_MISSING && jcf->token
+        && !ctx->retried)
+    {
+        /*
+         * session_jwt_token may name a variable the location's own "set"
+         * gives a value, after the rewrite-phase verdict: read it again.
+         */
+
+        ctx->retried = 1;
+        ctx->decided = 0;
+        ctx->status = 0;
+        ctx->reason = NGX_SESSION_JWT_OK;
+        ctx->error = NULL;
+
+        rc = ngx_http_session_jwt_decide(r, jcf);
+
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
 
     if (ctx->status == 0) {
         return NGX_OK;
@@ -493,6 +544,17 @@ ngx_http_session_jwt_check(ngx_http_request_t *r,
     generation = 0;
 
     if (jcf->source) {
+        /* only a token a fetched key could verify asks for the set */
+
+        if (ngx_session_jwt_precheck(&jcf->policy, (char *) token->data,
+                                     token->len, &res)
+            != NGX_SESSION_OK)
+        {
+            ngx_http_session_jwt_refuse(ctx, NGX_HTTP_UNAUTHORIZED,
+                                        res.reason, res.error);
+            return NGX_OK;
+        }
+
         rc = ngx_http_session_jwt_keys_get(r, jcf->source, 0, &fetched,
                                            &generation);
         if (rc == NGX_AGAIN) {
@@ -858,6 +920,15 @@ ngx_http_session_jwt_answer(ngx_http_request_t *r,
         text.data = (u_char *) ctx->error;
         text.len = ngx_strlen(ctx->error);
 
+        /* the next fetch is no sooner than that */
+
+        if (ngx_http_session_add_header(r, &ngx_http_session_retry_after,
+                                        &ngx_http_session_jwt_retry, NULL)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         ngx_http_finalize_request(r,
             ngx_http_session_send_error_text(r, NGX_HTTP_SERVICE_UNAVAILABLE,
                                              &code, &text));
@@ -1011,6 +1082,7 @@ static ngx_int_t
 ngx_http_session_jwt_claim_value(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, u_char *name, size_t len)
 {
+    u_char                      *p;
     json_t                      *value;
     ngx_str_t                    text;
     ngx_http_session_jwt_ctx_t  *ctx;
@@ -1033,6 +1105,21 @@ ngx_http_session_jwt_claim_value(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /*
+     * A CR or LF would split a header that add_header builds from it, a
+     * NUL cut it: a value with any control byte is not given out.
+     */
+
+    for (p = text.data; p < text.data + text.len; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session jwt: claim \"%*s\" has a control byte, "
+                           "not given out", len, name);
+            v->not_found = 1;
+            return NGX_OK;
+        }
+    }
+
     v->len = text.len;
     v->valid = 1;
     v->no_cacheable = 0;
@@ -1043,7 +1130,11 @@ ngx_http_session_jwt_claim_value(ngx_http_request_t *r,
 }
 
 
-/* strings as is, integers in decimal, anything else as compact JSON */
+/*
+ * Strings as is, integers in decimal, anything else as compact JSON; in
+ * r's pool, as nginx may keep a variable's value longer than the claims
+ * (rewrite ... last into another policy releases them).
+ */
 
 static ngx_int_t
 ngx_http_session_jwt_claim_text(ngx_http_request_t *r, json_t *value,
@@ -1054,8 +1145,13 @@ ngx_http_session_jwt_claim_text(ngx_http_request_t *r, json_t *value,
     json_malloc_t      malloc_fn;
 
     if (json_is_string(value)) {
-        text->data = (u_char *) json_string_value(value);
         text->len = json_string_length(value);
+        text->data = ngx_pnalloc(r->pool, text->len + 1);
+        if (text->data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(text->data, json_string_value(value), text->len);
         return NGX_OK;
     }
 
@@ -1199,6 +1295,14 @@ ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     if (conf->key_request.len) {
+        if (conf->key_request.data[0] != '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"session_jwt_key_request\" takes a URI "
+                               "starting with \"/\", not \"%V\"",
+                               &conf->key_request);
+            return NGX_CONF_ERROR;
+        }
+
         if (conf->key_cache <= 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"session_jwt_key_cache\" must be "

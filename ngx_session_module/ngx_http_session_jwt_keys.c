@@ -12,10 +12,13 @@
  * A fetch is a subrequest of the client request that needs it (in memory,
  * waited for, as ngx_http_auth_request_module does); requests that need
  * the same source meanwhile are parked in the source's queue and resumed by
- * a posted event when the fetch ends.  A request that ends while parked
- * leaves the queue through its pool cleanup; a fetch whose request ends
- * before it completes is abandoned the same way and the parked requests
- * resume to start another.
+ * a posted event when the fetch ends.  A stale set is refreshed by a
+ * background subrequest instead: the request that noticed goes on with the
+ * stale set (SPEC 7).  A request that ends while parked leaves the queue
+ * through its pool cleanup; a fetch whose request ends before it completes
+ * is abandoned the same way and the parked requests resume to start
+ * another, no sooner than NGX_HTTP_SESSION_JWT_FETCH_GAP after the last
+ * start, so that clients going away cannot make fetches unbounded.
  */
 
 
@@ -44,6 +47,7 @@ struct ngx_http_session_jwt_keys_s {
     time_t                           expires;
     time_t                           failed;     /* 0: no failure since */
     time_t                           kid_refetch;
+    ngx_msec_t                       started;    /* the last fetch's start */
     ngx_http_session_jwt_fetch_t    *fetch;      /* in flight; NULL: none */
     ngx_queue_t                      waiters;
 };
@@ -51,6 +55,7 @@ struct ngx_http_session_jwt_keys_s {
 
 struct ngx_http_session_jwt_fetch_s {
     ngx_http_session_jwt_keys_t     *src;
+    time_t                           kid_refetch; /* src's, before this */
     unsigned                         done:1;
 };
 
@@ -71,7 +76,8 @@ typedef struct {
 
 
 static ngx_int_t ngx_http_session_jwt_keys_fetch(ngx_http_request_t *r,
-    ngx_http_session_jwt_keys_t *src);
+    ngx_http_session_jwt_keys_t *src, ngx_uint_t background);
+static void ngx_http_session_jwt_keys_cleanup(void *data);
 static ngx_int_t ngx_http_session_jwt_keys_anonymous(ngx_http_request_t *r,
     ngx_http_request_t *sr);
 static ngx_int_t ngx_http_session_jwt_keys_done(ngx_http_request_t *sr,
@@ -87,7 +93,7 @@ static void ngx_http_session_jwt_keys_abandon(void *data);
 static void ngx_http_session_jwt_keys_abandoned(
     ngx_http_session_jwt_fetch_t *fetch);
 static ngx_int_t ngx_http_session_jwt_keys_wait(ngx_http_request_t *r,
-    ngx_http_session_jwt_keys_t *src);
+    ngx_http_session_jwt_keys_t *src, ngx_msec_t delay);
 static void ngx_http_session_jwt_keys_wake(ngx_http_session_jwt_keys_t *src);
 static void ngx_http_session_jwt_keys_resume(ngx_event_t *ev);
 static void ngx_http_session_jwt_keys_unpark(void *data);
@@ -99,9 +105,22 @@ ngx_http_session_jwt_keys_add(ngx_conf_t *cf, ngx_array_t *sources,
 {
     u_char                        *q;
     ngx_uint_t                     i;
+    ngx_pool_cleanup_t            *cln;
     ngx_http_session_jwt_keys_t   *src, **srcp;
 
     srcp = sources->elts;
+
+    if (sources->nelts == 0) {
+        /* a single process's reload frees the old cycle's sets here */
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            return NULL;
+        }
+
+        cln->handler = ngx_http_session_jwt_keys_cleanup;
+        cln->data = sources;
+    }
 
     for (i = 0; i < sources->nelts; i++) {
         src = srcp[i];
@@ -128,6 +147,7 @@ ngx_http_session_jwt_keys_add(ngx_conf_t *cf, ngx_array_t *sources,
      *     src->expires = 0;
      *     src->failed = 0;
      *     src->kid_refetch = 0;
+     *     src->started = 0;
      *     src->fetch = NULL;
      */
 
@@ -156,6 +176,13 @@ ngx_http_session_jwt_keys_add(ngx_conf_t *cf, ngx_array_t *sources,
 }
 
 
+static void
+ngx_http_session_jwt_keys_cleanup(void *data)
+{
+    ngx_http_session_jwt_keys_free(data);
+}
+
+
 void
 ngx_http_session_jwt_keys_free(ngx_array_t *sources)
 {
@@ -177,8 +204,10 @@ ngx_http_session_jwt_keys_free(ngx_array_t *sources)
  * SPEC 7, in the order the rules apply: a fetch in flight is waited for by
  * those that cannot do without it; no set ever: fetch (unless one failed
  * less than 10 s ago); an unknown kid: refetch at most once per 30 s; a
- * stale set: refetch (unless one failed less than 10 s ago), the stale set
- * serving the other requests meanwhile.
+ * stale set: refetch in the background (unless one failed less than 10 s
+ * ago), the stale set serving this request and the others meanwhile.  No
+ * fetch starts sooner than NGX_HTTP_SESSION_JWT_FETCH_GAP after the last
+ * one did: a request that needs one waits for the gap to pass.
  */
 
 ngx_int_t
@@ -187,6 +216,8 @@ ngx_http_session_jwt_keys_get(ngx_http_request_t *r,
     const ngx_session_keyset_t **set, uint64_t *generation)
 {
     time_t      now;
+    ngx_int_t   rc;
+    ngx_msec_t  since;
     ngx_uint_t  backoff;
 
     *set = src->set;
@@ -202,41 +233,67 @@ ngx_http_session_jwt_keys_get(ngx_http_request_t *r,
             src->kid_refetch = ngx_time();
         }
 
-        return ngx_http_session_jwt_keys_wait(r, src);
+        return ngx_http_session_jwt_keys_wait(r, src, 0);
     }
 
     now = ngx_time();
     backoff = src->failed
               && now - src->failed < NGX_HTTP_SESSION_JWT_FETCH_RETRY;
 
-    if (src->set == NULL) {
-        return backoff ? NGX_OK : ngx_http_session_jwt_keys_fetch(r, src);
-    }
-
-    if (unknown_kid) {
-        if (backoff
-            || now - src->kid_refetch < NGX_HTTP_SESSION_JWT_KID_REFETCH)
-        {
-            return NGX_DECLINED;
+    if (src->set && !unknown_kid) {
+        if (now < src->expires || backoff) {
+            return NGX_OK;
         }
 
+        since = ngx_current_msec - src->started;
+
+        if (src->started && since < NGX_HTTP_SESSION_JWT_FETCH_GAP) {
+            return NGX_OK;
+        }
+
+        return ngx_http_session_jwt_keys_fetch(r, src, 1);
+    }
+
+    if (backoff) {
+        return src->set ? NGX_DECLINED : NGX_OK;
+    }
+
+    if (unknown_kid && src->set
+        && now - src->kid_refetch < NGX_HTTP_SESSION_JWT_KID_REFETCH)
+    {
+        return NGX_DECLINED;
+    }
+
+    since = ngx_current_msec - src->started;
+
+    if (src->started && since < NGX_HTTP_SESSION_JWT_FETCH_GAP) {
+        /* one started (and was abandoned, or ended) a moment ago */
+        return ngx_http_session_jwt_keys_wait(r, src,
+                                   NGX_HTTP_SESSION_JWT_FETCH_GAP - since);
+    }
+
+    rc = ngx_http_session_jwt_keys_fetch(r, src, 0);
+
+    /* after the fetch took note of the stamp to restore if abandoned */
+
+    if (rc == NGX_AGAIN && unknown_kid) {
         src->kid_refetch = now;
-
-        return ngx_http_session_jwt_keys_fetch(r, src);
     }
 
-    if (now < src->expires || backoff) {
-        return NGX_OK;
-    }
-
-    return ngx_http_session_jwt_keys_fetch(r, src);
+    return rc;
 }
 
 
+/*
+ * background: a refresh of a stale set, which r does not wait for (nginx
+ * keeps r until the subrequest ends, as for proxy_cache_background_update).
+ */
+
 static ngx_int_t
 ngx_http_session_jwt_keys_fetch(ngx_http_request_t *r,
-    ngx_http_session_jwt_keys_t *src)
+    ngx_http_session_jwt_keys_t *src, ngx_uint_t background)
 {
+    ngx_uint_t                     flags;
     ngx_pool_cleanup_t            *cln;
     ngx_http_request_t            *sr;
     ngx_http_post_subrequest_t    *ps;
@@ -260,10 +317,12 @@ ngx_http_session_jwt_keys_fetch(ngx_http_request_t *r,
     ps->handler = ngx_http_session_jwt_keys_done;
     ps->data = fetch;
 
+    flags = NGX_HTTP_SUBREQUEST_IN_MEMORY
+            | (background ? NGX_HTTP_SUBREQUEST_BACKGROUND
+                          : NGX_HTTP_SUBREQUEST_WAITED);
+
     if (ngx_http_subrequest(r, &src->uri, src->args.len ? &src->args : NULL,
-                            &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
+                            &sr, ps, flags)
         != NGX_OK)
     {
         return NGX_ERROR;
@@ -274,16 +333,34 @@ ngx_http_session_jwt_keys_fetch(ngx_http_request_t *r,
     }
 
     fetch->src = src;
+    fetch->kid_refetch = src->kid_refetch;
     src->fetch = fetch;
+    src->started = ngx_current_msec;
+
+    if (src->started == 0) {
+        src->started = 1;
+    }
 
     cln->handler = ngx_http_session_jwt_keys_abandon;
     cln->data = fetch;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "session jwt: key request \"%V\", %s", &src->uri,
-                   src->set ? "refetch" : "first fetch");
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "session jwt: key request \"%V\", %s%s", &src->uri,
+                   src->set ? "refetch" : "first fetch",
+                   background ? " in the background" : "");
 
-    return NGX_AGAIN;
+    return background ? NGX_OK : NGX_AGAIN;
+}
+
+
+/* the module's own fetch, which its checks leave alone */
+
+ngx_uint_t
+ngx_http_session_jwt_keys_is_fetch(ngx_http_request_t *r)
+{
+    return r != r->main
+           && r->post_subrequest
+           && r->post_subrequest->handler == ngx_http_session_jwt_keys_done;
 }
 
 
@@ -328,6 +405,7 @@ ngx_http_session_jwt_keys_done(ngx_http_request_t *sr, void *data,
     u_char                       *body;
     ngx_uint_t                    status;
     const char                   *why;
+    ngx_http_core_loc_conf_t     *clcf;
     ngx_http_session_jwt_keys_t  *src;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
@@ -355,21 +433,41 @@ ngx_http_session_jwt_keys_done(ngx_http_request_t *sr, void *data,
     body = NULL;
     len = 0;
 
-    if (rc == NGX_ERROR || sr->connection->error) {
-        /*
-         * A reply larger than subrequest_output_buffer_size fails in a
-         * body filter, which marks the client's connection in error: that
-         * request ends with it, the parked ones are answered below.
-         */
-        why = "the reply could not be read whole "
-              "(larger than subrequest_output_buffer_size?)";
-
-    } else if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
         status = rc;
 
     } else if (sr->out && sr->out->buf) {
+        /*
+         * Judged even when the client's connection is in error (an HTTP/2
+         * client gone, proxy_ignore_client_abort on): the provider's reply
+         * is the same.  A chunked reply cut by subrequest_output_buffer_size
+         * fails as JSON.
+         */
         body = sr->out->buf->pos;
         len = sr->out->buf->last - sr->out->buf->pos;
+
+    } else if (rc == NGX_ERROR || sr->connection->error) {
+        clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+
+        if (rc == NGX_ERROR
+            || (status == NGX_HTTP_OK
+                && sr->headers_out.content_length_n
+                   > (off_t) clcf->subrequest_output_buffer_size))
+        {
+            /*
+             * A reply larger than subrequest_output_buffer_size fails in
+             * a body filter, which marks the client's connection in error:
+             * that request ends with it, the parked ones are answered
+             * below.
+             */
+            why = "the reply could not be read whole "
+                  "(larger than subrequest_output_buffer_size?)";
+
+        } else {
+            /* the client went away before the reply came */
+            ngx_http_session_jwt_keys_abandoned(fetch);
+            return NGX_OK;
+        }
     }
 
     ngx_http_session_metrics_key_fetch(sr,
@@ -540,14 +638,22 @@ ngx_http_session_jwt_keys_abandoned(ngx_http_session_jwt_fetch_t *fetch)
         fetch->src->fetch = NULL;
     }
 
+    /* no verdict on the provider: the kid's refetch is still to be had */
+    fetch->src->kid_refetch = fetch->kid_refetch;
+
     /* the parked requests resume: the first starts another fetch */
     ngx_http_session_jwt_keys_wake(fetch->src);
 }
 
 
+/*
+ * r waits for the fetch in flight, or with delay for the gap before the
+ * next fetch may start (and for any fetch that ends before it passes).
+ */
+
 static ngx_int_t
 ngx_http_session_jwt_keys_wait(ngx_http_request_t *r,
-    ngx_http_session_jwt_keys_t *src)
+    ngx_http_session_jwt_keys_t *src, ngx_msec_t delay)
 {
     ngx_pool_cleanup_t             *cln;
     ngx_http_session_jwt_waiter_t  *w;
@@ -573,6 +679,10 @@ ngx_http_session_jwt_keys_wait(ngx_http_request_t *r,
     cln->handler = ngx_http_session_jwt_keys_unpark;
     cln->data = w;
 
+    if (delay) {
+        ngx_add_timer(&w->event, delay);
+    }
+
     /* as limit_req's delay: a client that goes away ends the request */
     r->read_event_handler = ngx_http_test_reading;
     r->write_event_handler = ngx_http_request_empty_handler;
@@ -597,6 +707,10 @@ ngx_http_session_jwt_keys_wake(ngx_http_session_jwt_keys_t *src)
         w = ngx_queue_data(q, ngx_http_session_jwt_waiter_t, queue);
         w->queued = 0;
 
+        if (w->event.timer_set) {
+            ngx_del_timer(&w->event);
+        }
+
         ngx_post_event(&w->event, &ngx_posted_events);
     }
 }
@@ -609,6 +723,12 @@ ngx_http_session_jwt_keys_resume(ngx_event_t *ev)
 
     ngx_connection_t    *c;
     ngx_http_request_t  *r;
+
+    if (w->queued) {
+        /* the gap has passed */
+        ngx_queue_remove(&w->queue);
+        w->queued = 0;
+    }
 
     r = w->request;
     c = r->connection;
@@ -637,5 +757,9 @@ ngx_http_session_jwt_keys_unpark(void *data)
 
     if (w->event.posted) {
         ngx_delete_posted_event(&w->event);
+    }
+
+    if (w->event.timer_set) {
+        ngx_del_timer(&w->event);
     }
 }

@@ -25,6 +25,9 @@
 /* a failed fetch is retried no sooner than this (SPEC 7) */
 #define NGX_HTTP_SESSION_JWT_FETCH_RETRY   10
 
+/* ms between two fetch starts per source, abandoned fetches included */
+#define NGX_HTTP_SESSION_JWT_FETCH_GAP     1000
+
 
 typedef struct ngx_http_session_jwt_keys_s  ngx_http_session_jwt_keys_t;
 
@@ -44,11 +47,11 @@ void ngx_http_session_jwt_keys_free(ngx_array_t *sources);
 /*
  * The source's current set for the main request r, or a fetch to wait for.
  *
- * NGX_OK: *set is the set to verify with (possibly stale, NULL when none
- * was ever fetched and the last fetch failed less than
- * NGX_HTTP_SESSION_JWT_FETCH_RETRY seconds ago), *generation its number,
- * which changes with the set (the same set, the same number, in every
- * worker).
+ * NGX_OK: *set is the set to verify with (possibly stale, its refresh then
+ * started in the background; NULL when none was ever fetched and the last
+ * fetch failed less than NGX_HTTP_SESSION_JWT_FETCH_RETRY seconds ago),
+ * *generation its number, which changes with the set (the same set, the
+ * same number, in every worker).
  *
  * NGX_AGAIN: r waits for a fetch (its own subrequest, or the fetch in
  * flight, which then resumes r's phases); the phase handler returns
@@ -61,6 +64,9 @@ void ngx_http_session_jwt_keys_free(ngx_array_t *sources);
 ngx_int_t ngx_http_session_jwt_keys_get(ngx_http_request_t *r,
     ngx_http_session_jwt_keys_t *src, ngx_uint_t unknown_kid,
     const ngx_session_keyset_t **set, uint64_t *generation);
+
+/* r is the module's own key fetch (a subrequest) */
+ngx_uint_t ngx_http_session_jwt_keys_is_fetch(ngx_http_request_t *r);
 
 
 #endif /* _NGX_HTTP_SESSION_JWT_KEYS_H_INCLUDED_ */

@@ -12,6 +12,7 @@
 #include "ngx_http_session_jwt.h"
 #include "ngx_http_session_metrics.h"
 #include "ngx_http_session_check.h"
+#include "ngx_http_session_cluster.h"
 #include "ngx_session_cache.h"
 #include "ngx_http_session_zone.h"
 
@@ -28,6 +29,9 @@ static ngx_int_t ngx_http_session_init(ngx_conf_t *cf);
 static void *ngx_http_session_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
+static ngx_int_t ngx_http_session_merge_push(ngx_conf_t *cf,
+    ngx_http_session_loc_conf_t *prev, ngx_http_session_loc_conf_t *conf,
+    ngx_uint_t inner);
 static char *ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -107,6 +111,13 @@ static ngx_command_t  ngx_http_session_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_session_loc_conf_t, owner_claim),
       NULL },
+
+    { ngx_string("session_result_wait_max"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_session_loc_conf_t, wait_max),
+      &ngx_http_session_check_wait_max },
 
     { ngx_string("session_result_cache"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
@@ -318,6 +329,7 @@ ngx_http_session_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->pretty = NGX_CONF_UNSET;
+    conf->wait_max = NGX_CONF_UNSET_MSEC;
 
     return conf;
 }
@@ -352,6 +364,14 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_str_value(conf->owner_claim, prev->owner_claim, "");
 
+    ngx_conf_merge_msec_value(conf->wait_max, prev->wait_max, 30000);
+
+    if (ngx_http_session_merge_push(cf, prev, conf, clcf->noname)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->store.upstream.upstream
         && conf->owner_claim.len
         && ngx_http_session_jwt_require_owner(cf, &conf->owner_claim)
@@ -364,6 +384,65 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * The push connection of the store (SPEC 9), for the locations that may
+ * wait (session_result_wait_max not 0): it wakes their waiting requests
+ * and, with session_result_cache on, keeps the fresh index of bodies
+ * served without a store read.  session_result_wait_max 0 is a location
+ * without either: every request reads the store, as before SPEC 9.  An
+ * "if" block takes its location's.
+ */
+
+static ngx_int_t
+ngx_http_session_merge_push(ngx_conf_t *cf, ngx_http_session_loc_conf_t *prev,
+    ngx_http_session_loc_conf_t *conf, ngx_uint_t inner)
+{
+    ngx_http_session_main_conf_t  *smcf;
+
+    if (inner) {
+        conf->waits = conf->wait_max ? prev->waits : NULL;
+        conf->fresh = conf->wait_max ? prev->fresh : NULL;
+        return NGX_OK;
+    }
+
+    if (conf->store.upstream.upstream == NULL || conf->wait_max == 0) {
+        return NGX_OK;
+    }
+
+    /*
+     * A cluster's keys live on several masters, and CLIENT TRACKING on one
+     * node reports that node's keys only: without a push connection per
+     * master, nothing would drop a cached body of another master's slot.
+     * So a cluster store has neither waits nor the fresh index: every
+     * request reads the store, and "Prefer: wait" is answered at once.
+     */
+
+    if (ngx_http_session_cluster_upstream(conf->store.upstream.upstream)) {
+        return NGX_OK;
+    }
+
+    conf->waits = ngx_http_session_wait_conf(cf, conf->store.upstream.upstream,
+                                             &conf->store.key_prefix);
+    if (conf->waits == NULL) {
+        return NGX_ERROR;
+    }
+
+    smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
+
+    if (smcf->body_cache_size) {
+        conf->fresh = ngx_http_session_fresh_conf(cf,
+                                                 conf->store.upstream.upstream,
+                                                 &conf->store.key_prefix,
+                                                 smcf->body_cache_size);
+        if (conf->fresh == NULL) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
 }
 
 

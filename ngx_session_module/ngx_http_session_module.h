@@ -14,6 +14,8 @@
 
 #include "ngx_session_cache.h"
 #include "ngx_http_session_store.h"
+#include "ngx_http_session_wait.h"
+#include "ngx_http_session_fresh.h"
 #include "ngx_http_session_zone.h"
 
 
@@ -21,6 +23,9 @@ typedef struct {
     ngx_http_session_store_conf_t  store;   /* .upstream set: endpoint on */
     ngx_flag_t                     pretty;
     ngx_str_t                      owner_claim; /* "": off */
+    ngx_msec_t                     wait_max;    /* 0: no waiting */
+    ngx_http_session_waits_t      *waits;       /* NULL: no waiting */
+    ngx_http_session_fresh_t      *fresh;       /* NULL: a read each time */
 } ngx_http_session_loc_conf_t;
 
 

@@ -17,6 +17,7 @@
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_response.h"
 #include "ngx_http_session_metrics.h"
+#include "ngx_http_session_cluster.h"
 #include "ngx_session_resp.h"
 
 
@@ -35,11 +36,33 @@ typedef struct {
     ngx_session_data_t               session;
     ngx_session_str_t                raw;   /* the whole reply, once read */
 
+    unsigned                         ttl:1;         /* PTTL asked for */
     unsigned                         reply_seen:1;  /* by any attempt */
     unsigned                         finished:1;
+
+    /* a cluster that cannot serve the slot yet: a fresh read, later */
+    ngx_http_request_t              *request;       /* the caller's */
+    ngx_http_post_subrequest_t       ps;
+    ngx_msec_t                       started;
+    ngx_msec_t                       delay;
+    ngx_uint_t                       reads;
+    ngx_event_t                      later;
+    unsigned                         again:1;
 } ngx_http_session_store_read_t;
 
 
+/* the delay before a fresh read: doubled each time up to the largest */
+#define NGX_HTTP_SESSION_AGAIN_DELAY      25
+#define NGX_HTTP_SESSION_AGAIN_DELAY_MAX  200
+#define NGX_HTTP_SESSION_AGAIN_READS      16
+
+
+static ngx_int_t ngx_http_session_store_start(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd);
+static ngx_int_t ngx_http_session_store_again(ngx_http_request_t *sr,
+    ngx_http_session_store_read_t *rd);
+static void ngx_http_session_store_later(ngx_event_t *ev);
+static void ngx_http_session_store_cleanup(void *data);
 static ngx_int_t ngx_http_session_store_handler(ngx_http_request_t *sr);
 static ngx_int_t ngx_http_session_store_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
@@ -73,6 +96,7 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
  * write, and a snapshot of both keys.  When an owner is required, HGET
  * P{ID} owner comes first in the transaction: its reply arrives before any
  * of the session's data, so ownership is decided before anything else.
+ * With ttl, PTTL P{ID} comes last: the time to live of that snapshot.
  */
 
 #define NGX_HTTP_SESSION_MULTI   "*1\r\n$5\r\nMULTI\r\n"
@@ -81,6 +105,7 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 #define NGX_HTTP_SESSION_HGETALL "*2\r\n$7\r\nHGETALL\r\n"
 #define NGX_HTTP_SESSION_LRANGE  "*4\r\n$6\r\nLRANGE\r\n"
 #define NGX_HTTP_SESSION_RANGE   "$1\r\n0\r\n$2\r\n-1\r\n"
+#define NGX_HTTP_SESSION_PTTL    "*2\r\n$4\r\nPTTL\r\n"
 #define NGX_HTTP_SESSION_EXEC    "*1\r\n$4\r\nEXEC\r\n"
 #define NGX_HTTP_SESSION_STOPS   ":stops"
 
@@ -95,10 +120,8 @@ static ngx_int_t ngx_http_session_reply_done(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_session_store_read(ngx_http_request_t *r,
     ngx_http_session_store_conf_t *conf, ngx_str_t *id, ngx_str_t *owner,
-    ngx_http_session_store_done_pt done, void *data)
+    ngx_uint_t ttl, ngx_http_session_store_done_pt done, void *data)
 {
-    ngx_http_request_t             *sr;
-    ngx_http_post_subrequest_t     *ps;
     ngx_http_session_store_read_t  *rd;
 
     rd = ngx_pcalloc(r->pool, sizeof(ngx_http_session_store_read_t));
@@ -108,6 +131,7 @@ ngx_http_session_store_read(ngx_http_request_t *r,
 
     rd->conf = conf;
     rd->id = *id;
+    rd->ttl = ttl ? 1 : 0;
     rd->done = done;
 
     if (owner) {
@@ -115,16 +139,28 @@ ngx_http_session_store_read(ngx_http_request_t *r,
     }
 
     rd->data = data;
+    rd->request = r;
+    rd->started = ngx_current_msec;
+    rd->ps.handler = ngx_http_session_store_done;
+    rd->ps.data = rd;
 
-    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    if (ps == NULL) {
+    if (ngx_http_session_store_start(r, rd) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    ps->handler = ngx_http_session_store_done;
-    ps->data = rd;
+    r->main->count++;
 
-    if (ngx_http_subrequest(r, &r->uri, NULL, &sr, ps,
+    return NGX_DONE;
+}
+
+
+static ngx_int_t
+ngx_http_session_store_start(ngx_http_request_t *r,
+    ngx_http_session_store_read_t *rd)
+{
+    ngx_http_request_t  *sr;
+
+    if (ngx_http_subrequest(r, &r->uri, NULL, &sr, &rd->ps,
                             NGX_HTTP_SUBREQUEST_CLONE
                             |NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
@@ -132,15 +168,15 @@ ngx_http_session_store_read(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    rd->reads++;
+
     /* the clone took the location's handler: it runs this one instead */
     sr->content_handler = ngx_http_session_store_handler;
     sr->header_only = 1;
     ngx_http_set_ctx(sr, rd, ngx_http_session_module);
     ngx_http_session_metrics_store_start(sr);
 
-    r->main->count++;
-
-    return NGX_DONE;
+    return NGX_OK;
 }
 
 
@@ -170,11 +206,113 @@ ngx_http_session_store_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
         rd->result.outcome = ngx_http_session_failure(rd, rc);
     }
 
+    if (rd->again) {
+        if (ngx_http_session_store_again(sr, rd) == NGX_OK) {
+            /* the caller hears when a later read ends */
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "store cluster could not serve \"%V{%V}\" in %ui "
+                      "reads within session_result_read_timeout",
+                      &rd->conf->key_prefix, &rd->id, rd->reads);
+    }
+
     ngx_http_session_store_finish(sr, rd);
 
     /* the caller answers; no error page for the subrequest */
 
     return NGX_OK;
+}
+
+
+/*
+ * The cluster cannot serve the slot now (TRYAGAIN, CLUSTERDOWN, still
+ * redirected after the upstream's attempts): a fresh read after a delay
+ * (25 ms, doubled each time up to 200 ms), while
+ * session_result_read_timeout since the first read allows.  The caller's request waits doing nothing meanwhile.
+ */
+
+static ngx_int_t
+ngx_http_session_store_again(ngx_http_request_t *sr,
+    ngx_http_session_store_read_t *rd)
+{
+    ngx_msec_t           elapsed;
+    ngx_pool_cleanup_t  *cln;
+
+    rd->again = 0;
+    rd->delay = rd->delay ? ngx_min(2 * rd->delay,
+                                    NGX_HTTP_SESSION_AGAIN_DELAY_MAX)
+                          : NGX_HTTP_SESSION_AGAIN_DELAY;
+    elapsed = ngx_current_msec - rd->started;
+
+    if (rd->reads >= NGX_HTTP_SESSION_AGAIN_READS
+        || elapsed + rd->delay >= rd->conf->upstream.read_timeout)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (rd->later.data == NULL) {
+        cln = ngx_pool_cleanup_add(rd->request->pool, 0);
+        if (cln == NULL) {
+            return NGX_DECLINED;
+        }
+
+        cln->handler = ngx_http_session_store_cleanup;
+        cln->data = rd;
+
+        rd->later.handler = ngx_http_session_store_later;
+        rd->later.data = rd;
+        rd->later.log = rd->request->connection->log;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, sr->connection->log, 0,
+                   "session result: store read again in %M ms", rd->delay);
+
+    /* the subrequest's end posts the caller: nothing to do yet */
+    rd->request->write_event_handler = ngx_http_request_empty_handler;
+
+    ngx_add_timer(&rd->later, rd->delay);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_store_later(ngx_event_t *ev)
+{
+    ngx_connection_t               *c;
+    ngx_http_request_t             *r;
+    ngx_http_session_store_read_t  *rd;
+
+    rd = ev->data;
+    r = rd->request;
+    c = r->connection;
+
+    rd->result.outcome = NGX_HTTP_SESSION_PENDING;
+    rd->reply_seen = 0;
+    rd->raw.data = NULL;
+    rd->raw.len = 0;
+
+    if (ngx_http_session_store_start(r, rd) != NGX_OK) {
+        rd->result.outcome = NGX_HTTP_SESSION_INTERNAL_ERROR;
+        rd->finished = 1;
+        rd->done(r, &rd->result, rd->data);
+        ngx_http_post_request(r, NULL);
+    }
+
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_session_store_cleanup(void *data)
+{
+    ngx_http_session_store_read_t *rd = data;
+
+    if (rd->later.timer_set) {
+        ngx_del_timer(&rd->later);
+    }
 }
 
 
@@ -194,6 +332,7 @@ ngx_http_session_store_finish(ngx_http_request_t *sr,
     if (rd->result.outcome == NGX_HTTP_SESSION_FOUND) {
         rd->result.data = &rd->session;
         rd->result.raw = &rd->raw;
+        rd->result.ttl_ms = rd->ttl ? rd->reply.ttl_ms : -1;
     }
 
     rd->done(sr->parent, &rd->result, rd->data);
@@ -253,6 +392,14 @@ ngx_http_session_store_handler(ngx_http_request_t *sr)
 
     ngx_http_session_reply_start(sr, rd);
 
+    /* a cluster's balancer chooses the node by the key's slot */
+    if (ngx_http_session_cluster_key(sr, rd->conf->upstream.upstream,
+                                     &rd->conf->key_prefix, &rd->id)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     sr->main->count++;
 
     ngx_http_upstream_init(sr);
@@ -270,6 +417,10 @@ ngx_http_session_reply_start(ngx_http_request_t *r,
 
     if (rd->owner.data) {
         ngx_session_reply_owner(&rd->reply, rd->owner.data, rd->owner.len);
+    }
+
+    if (rd->ttl) {
+        ngx_session_reply_ttl(&rd->reply);
     }
 }
 
@@ -298,6 +449,8 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
           + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
           + sizeof(NGX_HTTP_SESSION_STOPS) - 1
           + sizeof(NGX_HTTP_SESSION_RANGE) - 1
+          + sizeof(NGX_HTTP_SESSION_PTTL) - 1
+          + sizeof("$\r\n\r\n") - 1 + NGX_SIZE_T_LEN + key_len
           + sizeof(NGX_HTTP_SESSION_EXEC) - 1;
 
     b = ngx_create_temp_buf(r->pool, len);
@@ -327,6 +480,12 @@ ngx_http_session_redis_create_request(ngx_http_request_t *r)
                     &rd->conf->key_prefix, &rd->id);
     p = ngx_cpymem(p, NGX_HTTP_SESSION_RANGE,
                    sizeof(NGX_HTTP_SESSION_RANGE) - 1);
+
+    if (rd->ttl) {
+        p = ngx_http_session_redis_key(p, NGX_HTTP_SESSION_PTTL,
+                                       sizeof(NGX_HTTP_SESSION_PTTL) - 1,
+                                       rd, key_len);
+    }
 
     b->last = ngx_cpymem(p, NGX_HTTP_SESSION_EXEC,
                          sizeof(NGX_HTTP_SESSION_EXEC) - 1);
@@ -390,7 +549,8 @@ ngx_http_session_redis_reinit_request(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_session_redis_process_header(ngx_http_request_t *r)
 {
-    size_t                          consumed, len;
+    size_t                          consumed, len, skip;
+    u_char                         *p;
     ngx_int_t                       rc;
     ngx_http_upstream_t            *u;
     ngx_http_session_store_read_t  *rd;
@@ -401,7 +561,27 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     len = u->buffer.last - u->buffer.pos;
     rd->reply_seen = 1;
 
-    rc = ngx_session_reply_parse(&rd->reply, u->buffer.pos, len, &consumed);
+    /* a cluster's own commands went first: their replies, "+OK" each */
+    skip = ngx_http_session_cluster_prefix(r) * (sizeof("+OK\r\n") - 1);
+    p = u->buffer.pos;
+
+    while (skip && len) {
+        if (len < sizeof("+OK\r\n") - 1) {
+            return NGX_AGAIN;
+        }
+
+        if (ngx_strncmp(p, "+OK\r\n", sizeof("+OK\r\n") - 1) != 0) {
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "cluster node refused ASKING or READONLY");
+            return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+        }
+
+        p += sizeof("+OK\r\n") - 1;
+        len -= sizeof("+OK\r\n") - 1;
+        skip -= sizeof("+OK\r\n") - 1;
+    }
+
+    rc = ngx_session_reply_parse(&rd->reply, p, len, &consumed);
 
     if (rc == NGX_SESSION_AGAIN) {
         if (u->buffer.last < u->buffer.end) {
@@ -443,8 +623,9 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
     /* the reply was read exactly: the connection may serve another */
     u->keepalive = 1;
 
-    rd->raw.data = u->buffer.pos;
-    rd->raw.len = consumed;
+    /* the session's bytes: a TTL ticking down changes no body */
+    rd->raw.data = p;
+    rd->raw.len = rd->ttl ? rd->reply.ttl_pos : consumed;
 
     return ngx_http_session_reply_done(r, rd,
                                        rd->session.hash_len
@@ -546,6 +727,31 @@ ngx_http_session_reply_refused(ngx_http_request_t *r,
 
         return ngx_http_session_reply_done(r, rd,
                                            NGX_HTTP_SESSION_STORE_ERROR);
+    }
+
+    /* a cluster's redirection: the next attempt goes where it says */
+
+    switch (ngx_http_session_cluster_redirect(r, (u_char *) err->data,
+                                              err->len))
+    {
+    case NGX_OK:
+        rd->reply_seen = 0;
+        return NGX_HTTP_UPSTREAM_INVALID_HEADER;
+
+    case NGX_AGAIN:
+    case NGX_BUSY:
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "store cluster cannot serve \"%V{%V}\" now "
+                      "(\"%*s\")", &rd->conf->key_prefix,
+                      &rd->id, ngx_min(err->len, 128), err->data);
+
+        rd->again = 1;
+
+        return ngx_http_session_reply_done(r, rd,
+                                     NGX_HTTP_SESSION_STORE_UNAVAILABLE);
+
+    default: /* NGX_DECLINED */
+        break;
     }
 
     /* the store's own words ("WRONGTYPE ...", "LOADING ..."), not data */
@@ -706,6 +912,11 @@ ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,
 
     if (inner && conf->upstream.upstream == NULL) {
         conf->upstream.upstream = prev->upstream.upstream;
+    }
+
+    /* a cluster's redirections are attempts nginx moves on to */
+    if (ngx_http_session_cluster_upstream(conf->upstream.upstream)) {
+        conf->upstream.next_upstream |= NGX_HTTP_UPSTREAM_FT_INVALID_HEADER;
     }
 }
 

@@ -41,7 +41,10 @@ typedef enum {
 typedef struct {
     ngx_http_session_outcome_e       outcome;
     ngx_session_data_t              *data;  /* NGX_HTTP_SESSION_FOUND */
-    ngx_session_str_t               *raw;   /* the whole reply, as read */
+    ngx_session_str_t               *raw;   /* the reply, as read, up to
+                                               the PTTL if any */
+    int64_t                          ttl_ms; /* ttl: the hash's PTTL (-1:
+                                                none, -2: no hash) */
 } ngx_http_session_store_result_t;
 
 
@@ -61,11 +64,12 @@ typedef void (*ngx_http_session_store_done_pt)(ngx_http_request_t *r,
  * field is that, byte for byte; anyone else's is NOT_FOUND, decided before
  * the rest of its reply is read, and none of it is decoded.  NGX_DONE:
  * the read runs and holds the request, as ngx_http_upstream_init() does,
- * so the handler returns NGX_DONE; NGX_ERROR: nothing was started.
+ * so the handler returns NGX_DONE; NGX_ERROR: nothing was started.  With
+ * ttl, the transaction ends with PTTL of the hash (result.ttl_ms).
  */
 ngx_int_t ngx_http_session_store_read(ngx_http_request_t *r,
     ngx_http_session_store_conf_t *conf, ngx_str_t *id, ngx_str_t *owner,
-    ngx_http_session_store_done_pt done, void *data);
+    ngx_uint_t ttl, ngx_http_session_store_done_pt done, void *data);
 
 void ngx_http_session_store_create_conf(ngx_http_session_store_conf_t *conf);
 void ngx_http_session_store_merge_conf(ngx_http_session_store_conf_t *prev,

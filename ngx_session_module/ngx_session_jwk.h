@@ -43,10 +43,10 @@ void ngx_session_keyset_free(ngx_session_keyset_t *ks);
  *
  * Skipped, each reported through ld->warn: a JWK whose "use" is not "sig",
  * whose "alg" is a JOSE algorithm not verified here, whose "kty" or "crv"
- * is not implemented.  Refused (NGX_SESSION_ERROR, err filled with a
- * reason that names no key material; ks unchanged): anything else that is
- * unusable, and a set left with no usable key.  All or nothing: on success
- * every usable key is added to ks.  ld may be NULL.
+ * this module does not verify.  Refused (NGX_SESSION_ERROR, err filled
+ * with a reason that names no key material; ks unchanged): anything else
+ * that is unusable, and a set left with no usable key.  All or nothing: on
+ * success every usable key is added to ks.  ld may be NULL.
  */
 int ngx_session_keyset_load(ngx_session_keyset_t *ks,
     const ngx_session_keyset_loader_t *ld, const unsigned char *buf,

@@ -90,6 +90,10 @@ struct ngx_session_jwt_cache_s {
 };
 
 
+static int ngx_session_jwt_open(const ngx_session_jwt_policy_t *policy,
+    const char *token, size_t len, size_t *dot1, size_t *dot2,
+    json_t **header, ngx_session_jwt_header_t *hdr,
+    ngx_session_jwt_result_t *res);
 static int ngx_session_jwt_refuse(ngx_session_jwt_result_t *res,
     ngx_session_jwt_reason_e reason, const char *error);
 static int ngx_session_jwt_split(const char *token, size_t len,
@@ -192,19 +196,8 @@ ngx_session_jwt_verify2(const ngx_session_jwt_policy_t *policy,
     ngx_session_jwt_header_t   hdr;
     ngx_session_jwt_check_t   *ck;
 
-    memset(res, 0, sizeof(ngx_session_jwt_result_t));
-
-    if (len > NGX_SESSION_JWT_MAX_TOKEN) {
-        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
-                                      "token too large");
-    }
-
-    if (ngx_session_jwt_split(token, len, &dot1, &dot2) != NGX_SESSION_OK) {
-        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
-                                      "malformed token");
-    }
-
-    if (ngx_session_jwt_header(policy, token, dot1, &header, &hdr, res)
+    if (ngx_session_jwt_open(policy, token, len, &dot1, &dot2, &header,
+                             &hdr, res)
         != NGX_SESSION_OK)
     {
         return NGX_SESSION_ERROR;
@@ -273,6 +266,54 @@ ngx_session_jwt_verify2(const ngx_session_jwt_policy_t *policy,
     res->reason = NGX_SESSION_JWT_OK;
 
     return NGX_SESSION_OK;
+}
+
+
+int
+ngx_session_jwt_precheck(const ngx_session_jwt_policy_t *policy,
+    const char *token, size_t len, ngx_session_jwt_result_t *res)
+{
+    size_t                     dot1, dot2;
+    json_t                    *header;
+    ngx_session_jwt_header_t   hdr;
+
+    if (ngx_session_jwt_open(policy, token, len, &dot1, &dot2, &header,
+                             &hdr, res)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    json_decref(header);
+
+    res->reason = NGX_SESSION_JWT_OK;
+    res->error = NULL;
+
+    return NGX_SESSION_OK;
+}
+
+
+/* the size, the three parts and the header: what needs no key */
+
+static int
+ngx_session_jwt_open(const ngx_session_jwt_policy_t *policy,
+    const char *token, size_t len, size_t *dot1, size_t *dot2,
+    json_t **header, ngx_session_jwt_header_t *hdr,
+    ngx_session_jwt_result_t *res)
+{
+    memset(res, 0, sizeof(ngx_session_jwt_result_t));
+
+    if (len > NGX_SESSION_JWT_MAX_TOKEN) {
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "token too large");
+    }
+
+    if (ngx_session_jwt_split(token, len, dot1, dot2) != NGX_SESSION_OK) {
+        return ngx_session_jwt_refuse(res, NGX_SESSION_JWT_MALFORMED,
+                                      "malformed token");
+    }
+
+    return ngx_session_jwt_header(policy, token, *dot1, header, hdr, res);
 }
 
 

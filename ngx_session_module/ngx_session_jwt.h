@@ -91,6 +91,15 @@ int ngx_session_jwt_verify2(const ngx_session_jwt_policy_t *policy,
     const ngx_session_keyset_t *fetched, const char *token, size_t len,
     time_t now, ngx_session_jwt_result_t *res);
 
+/*
+ * The checks that need no key: size, three parts of base64url, a JSON
+ * header with an allowed alg, an accepted typ, no crit, a string kid.
+ * NGX_SESSION_OK when the token may be worth a key fetch; otherwise res
+ * says why, as ngx_session_jwt_verify2() would.
+ */
+int ngx_session_jwt_precheck(const ngx_session_jwt_policy_t *policy,
+    const char *token, size_t len, ngx_session_jwt_result_t *res);
+
 /* the same with key files only */
 int ngx_session_jwt_verify(const ngx_session_jwt_policy_t *policy,
     const char *token, size_t len, time_t now, json_t **claims, int64_t *exp,

@@ -28,6 +28,7 @@ enum {
     sw_hash,
     sw_list_header,
     sw_list,
+    sw_ttl,
     sw_done,
     sw_failed,
     sw_not_owner
@@ -338,6 +339,13 @@ ngx_session_reply_owner(ngx_session_reply_t *rp, const unsigned char *owner,
 }
 
 
+void
+ngx_session_reply_ttl(ngx_session_reply_t *rp)
+{
+    rp->want_ttl = 1;
+}
+
+
 /*
  * Takes whole elements from rp->pos on; an incomplete one is left for the
  * next call and framed again then, which keeps the state small: nothing
@@ -424,8 +432,8 @@ ngx_session_reply_element(ngx_session_reply_t *rp, ngx_session_resp_elt_t *elt)
             return NGX_SESSION_ERROR;
         }
 
-        /* HGET owner, HGETALL, LRANGE; the same count in EXEC's reply */
-        rp->remaining = rp->owner ? 3 : 2;
+        /* [HGET owner], HGETALL, LRANGE, [PTTL]; as many in EXEC's reply */
+        rp->remaining = (rp->owner ? 3 : 2) + rp->want_ttl;
         rp->index = rp->remaining;
         rp->state = sw_queued;
         return NGX_SESSION_OK;
@@ -467,6 +475,17 @@ ngx_session_reply_element(ngx_session_reply_t *rp, ngx_session_resp_elt_t *elt)
 
     case sw_list_header:
         return ngx_session_reply_list_header(rp, elt);
+
+    case sw_ttl:
+        if (elt->type != NGX_SESSION_RESP_INTEGER) {
+            rp->error = "PTTL reply is not an integer";
+            return NGX_SESSION_ERROR;
+        }
+
+        rp->ttl_ms = elt->integer;
+        rp->ttl_pos = rp->pos;
+        rp->state = sw_done;
+        return NGX_SESSION_OK;
 
     default: /* sw_list */
         return ngx_session_reply_list(rp, elt);
@@ -569,7 +588,7 @@ ngx_session_reply_list_header(ngx_session_reply_t *rp,
     n = (size_t) elt->integer;
 
     if (n == 0) {
-        rp->state = sw_done;
+        rp->state = rp->want_ttl ? sw_ttl : sw_done;
         return NGX_SESSION_OK;
     }
 
@@ -641,7 +660,7 @@ ngx_session_reply_list(ngx_session_reply_t *rp, ngx_session_resp_elt_t *elt)
     rp->out->nstops = rp->index;
 
     if (--rp->remaining == 0) {
-        rp->state = sw_done;
+        rp->state = rp->want_ttl ? sw_ttl : sw_done;
     }
 
     return NGX_SESSION_OK;
@@ -769,7 +788,7 @@ ngx_session_reply_skip(ngx_session_reply_t *rp, const unsigned char *buf,
     const char             *error;
     ngx_session_resp_elt_t  elt;
 
-    pending = 2;
+    pending = 2 + rp->want_ttl;
 
     while (pending) {
         rc = ngx_session_resp_next(buf + rp->pos, len - rp->pos, rp->max_len,

@@ -4,7 +4,8 @@
  *
  * Two layers: ngx_session_resp_next() frames one element of a reply, and
  * ngx_session_reply_parse() decodes the reply to the pipelined
- * MULTI / [HGET key owner] / HGETALL key / LRANGE key:stops 0 -1 / EXEC into an
+ * MULTI / [HGET key owner] / HGETALL key / LRANGE key:stops 0 -1 /
+ * [PTTL key] / EXEC into an
  * ngx_session_data_t, incrementally: it is called again with the same buffer
  * start and a greater length each time more bytes arrive, and resumes where
  * it stopped.  Strings in the result point into that buffer.
@@ -68,6 +69,14 @@ typedef struct {
     ngx_session_alloc_pt   alloc;
     void                  *pool;
     ngx_session_data_t    *out;
+    unsigned               want_ttl:1;  /* PTTL key follows LRANGE */
+
+    /*
+     * set with NGX_SESSION_OK when want_ttl: PTTL's reply (-1: no TTL, -2:
+     * no key) and where it starts, the end of the data it does not change
+     */
+    int64_t                ttl_ms;
+    size_t                 ttl_pos;
 
     /* set on NGX_SESSION_ERROR */
     const char            *error;      /* static text, never reply data */
@@ -100,6 +109,12 @@ void ngx_session_reply_init(ngx_session_reply_t *rp, ngx_session_data_t *out,
  */
 void ngx_session_reply_owner(ngx_session_reply_t *rp,
     const unsigned char *owner, size_t len);
+
+/*
+ * The request ended its transaction with PTTL key (after LRANGE): its
+ * integer reply is rp->ttl_ms.  Called after ngx_session_reply_init().
+ */
+void ngx_session_reply_ttl(ngx_session_reply_t *rp);
 
 /*
  * buf/len: everything received so far.  Returns NGX_SESSION_AGAIN,

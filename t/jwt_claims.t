@@ -106,6 +106,21 @@ my $ngx = start_nginx(<<'EOF', vars => { IDP => $idp->url, SLOW => $slow->url },
             proxy_pass %%IDP%%;
             subrequest_output_buffer_size 64k;
         }
+        location /tok/ {
+            session_jwt api;
+            set $tok $http_x_tok;
+            session_jwt_token $tok;
+            add_header X-Sub "$session_jwt_claim_sub" always;
+            alias %%TMP%%/www/p/;
+        }
+        location /ar/ {
+            auth_request /check;
+            alias %%TMP%%/www/p/;
+        }
+        location = /check {
+            session_jwt api;
+            return 204;
+        }
 EOF
     limit_req_zone $session_jwt_claim_sub zone=per_sub:1m rate=1r/m;
     limit_req_zone $session_jwt_claim_sub zone=per_sub_fetched:1m rate=1r/m;
@@ -166,7 +181,7 @@ subtest 'limit_conn keyed by a claim' => sub {
 
 subtest 'map, if and set in the location see the claims' => sub {
     my $r = get('/map/', tok());
-    is $r->{status}, 200, '200';
+    is $r->{status}, 200, 'status 200';
     is $r->{headers}{'x-tier'}, 'gold', 'map on the claim';
     is $r->{headers}{'x-who'}, 'client-a', 'set in the rewrite phase';
     is get('/map/', tok(sub => 'other'))->{headers}{'x-tier'}, 'basic', 'map default';
@@ -195,6 +210,48 @@ subtest 'claim variables match a claim exactly' => sub {
     is $r->{headers}{'x-tenant'}, 'camel', 'the set variable';
     $r = get('/map/', tok(sub => undef, Sub => 'capital'));
     is $r->{headers}{'x-sub'} // '', '', '"Sub" does not fill $session_jwt_claim_sub';
+};
+
+######################################################################
+# control bytes, a token from a variable the location sets, subrequests
+
+run_cases([
+    { name => 'CR LF in sub', claims => { sub => "x\r\nX-Injected: yes" }, header => 'x-sub' },
+    { name => 'LF in sub', claims => { sub => "x\nX-Injected: yes" }, header => 'x-sub' },
+    { name => 'DEL in sub', claims => { sub => "x\x7fy" }, header => 'x-sub' },
+    { name => 'tab in sub', claims => { sub => "x\ty" }, header => 'x-sub' },
+    { name => 'CR LF in a claim_set claim', claims => { tenantId => "t\r\nX-Injected: yes" },
+      header => 'x-tenant' },
+], sub {
+    my ($c) = @_;
+    my $r = get('/map/', tok(%{ $c->{claims} }));
+    is $r->{status}, 200, 'the token is valid: 200' or diag $r->{raw};
+    ok !exists $r->{headers}{'x-injected'}, 'no header injected';
+    is $r->{headers}{$c->{header}} // '', '', 'the variable is not found';
+});
+
+subtest 'a claim with UTF-8 and spaces is given out' => sub {
+    my $r = get('/map/', tok(sub => "caf\x{e9} client"));
+    is $r->{headers}{'x-sub'}, "caf\xc3\xa9 client", 'as is';
+};
+
+subtest 'session_jwt_token from a variable the location sets' => sub {
+    my $r = http_get($ngx->port, '/tok/index.html', 'X-Tok' => tok(sub => 'from-set'));
+    is $r->{status}, 200, 'read again in the access phase: 200' or diag $r->{raw};
+    is $r->{headers}{'x-sub'}, 'from-set', 'its claims afterwards';
+    $r = http_get($ngx->port, '/tok/index.html');
+    is $r->{status}, 401, 'still empty: 401';
+    $r = http_get($ngx->port, '/tok/index.html', 'X-Tok' => 'x.y.z');
+    is $r->{status}, 401, 'a bad token: 401';
+    like $r->{headers}{'www-authenticate'} // '', qr/invalid_token/, 'invalid_token';
+};
+
+subtest 'a subrequest into a session_jwt location is refused' => sub {
+    my $r = get('/ar/', tok());
+    is $r->{status}, 403, 'auth_request into session_jwt: 403, never the 204'
+        or diag $r->{raw};
+    is get('/ar/')->{status}, 403, 'without a token: 403 too';
+    like $ngx->error_log, qr/\[error\].*subrequests are not verified/, 'logged at error';
 };
 
 ######################################################################
@@ -248,7 +305,7 @@ run_cases([ map { my ($name, $claims, @ok) = @$_; map { my $path = $_;
         is $r->{status}, 200, 'accepted' or diag $r->{raw};
         return;
     }
-    is $r->{status}, 403, '403' or diag $r->{raw};
+    is $r->{status}, 403, 'status 403' or diag $r->{raw};
     is $r->{headers}{'www-authenticate'},
         qq{Bearer realm="api", error="insufficient_scope", error_description="insufficient scope", scope="$SCOPE_403->{$c->{path}}"},
         'WWW-Authenticate names the scopes';
@@ -269,6 +326,39 @@ run_cases([ map { { name => $_, key => $PK{$_} } } @ALGS ], sub {
 });
 
 $ngx->stop;
-error_log_clean($ngx, allow => [qr/limiting (requests|connections)/]);
+error_log_clean($ngx, allow => [qr/limiting (requests|connections)|subrequests are not verified/]);
+
+# a claim variable read before an internal redirect into another policy:
+# nginx keeps its value for the access log (which does not re-read it), and
+# the first claims are released with the new verdict (no token cache holds
+# them)
+subtest 'a claim value outlives the claims it came from' => sub {
+    my $n = start_nginx(<<'EOF', http => <<'HTTP');
+        session_jwt_key_file %%TMP%%/keys.jwks;
+        root %%TMP%%/www;
+        location /rw/ {
+            session_jwt api;
+            if ($session_jwt_claim_sub = "") { return 418; }
+            # no regex: nginx 1.22 leaks a pcre2 context per regex
+            # under valgrind
+            try_files /nonexistent /m2/index.html;
+        }
+        location /m2/ {
+            session_jwt other;
+            alias %%TMP%%/www/m/;
+            access_log %%TMP%%/claims.log claims;
+        }
+EOF
+    session_jwt_cache off;
+    log_format claims 'sub=$session_jwt_claim_sub';
+HTTP
+    my $sub = 'a-long-subject-' . ('x' x 40);
+    my $r = http_get($n->port, '/rw/', bearer(tok(sub => $sub)));
+    is $r->{status}, 200, '200 after the redirect' or diag $r->{raw};
+    $n->stop;
+    my $log = -e "$TMP/claims.log" ? SessionTest::_slurp("$TMP/claims.log") : '';
+    is $log, "sub=$sub\n", 'the access log has the claim intact';
+    error_log_clean($n);
+};
 
 done_testing;

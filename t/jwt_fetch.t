@@ -31,6 +31,7 @@ sub fetching_nginx {
     my ($idp, %o) = @_;
     my $cache = $o{cache} // '5m';
     my $files = $o{files} ? "session_jwt_key_file %%TMP%%/file.jwks;" : '';
+    my $abort = $o{ignore_abort} ? "proxy_ignore_client_abort on;" : '';
     return start_nginx(<<"EOF", vars => { IDP => $idp->url }, %{ $o{nginx} || {} });
         location /p/ {
             session_jwt api;
@@ -46,6 +47,7 @@ sub fetching_nginx {
             proxy_connect_timeout 1s;
             proxy_read_timeout 2s;
             subrequest_output_buffer_size 64k;
+            $abort
         }
         location = /open {
             return 200 "open";
@@ -225,6 +227,7 @@ subtest 'provider down after the first fetch: the last good set serves' => sub {
         my $mark = $ngx->mark;
         my $r = get($ngx, $k1->token);
         is $r->{status}, 200, "$how: the stale set keeps serving" or diag $r->{raw};
+        sleep 0.3;      # the refetch is in the background
         like $ngx->error_log($mark),
             qr/\[error\].*failed \(status $status\).*the last good key set stays in use/,
             "$how: logged with status $status";
@@ -248,7 +251,9 @@ subtest 'key_cache: a set is refetched when it expires' => sub {
     is get($ngx, $k1->token)->{status}, 200, 'used';
     is $idp->fetches, 1, 'one fetch within 2 s';
     sleep 2.2;
-    is get($ngx, $k1->token)->{status}, 200, 'expired: refetched';
+    is get($ngx, $k1->token)->{status}, 200, 'expired: served with the stale set';
+    ok $idp->wait_fetches(2, 3), 'and refetched in the background';
+    sleep 0.3;
     is $idp->fetches, 2, 'the second fetch';
     # a key that left the set is gone with the refetch, and its cached
     # verification with it (the generation changed)
@@ -256,6 +261,9 @@ subtest 'key_cache: a set is refetched when it expires' => sub {
     is get($ngx, $t)->{status}, 200, 'a token verified and cached';
     $idp->serve(jwks_json($k2));
     sleep 2.2;
+    is get($ngx, $t)->{status}, 200, 'stale: the old set still serves';
+    ok $idp->wait_fetches(3, 3), 'while the new one is fetched';
+    sleep 0.3;
     my $r = get($ngx, $t);
     is $r->{status}, 401, 'the same token after its key left the set: 401'
         or diag $r->{raw};
@@ -269,14 +277,18 @@ subtest 'a stale set serves while it is refetched' => sub {
     is get($ngx, $k1->token)->{status}, 200, 'fetched';
     $idp->delay(1500);
     sleep 1.1;
-    my $slow = send_get($ngx, $k1->token);      # notices, refetches
-    ok $idp->wait_fetches(2, 3), 'the refetch is under way';
+    # SPEC 7: only a policy that has never had keys makes requests wait
     my $t0 = time;
-    my $r = get($ngx, $k1->token(sub => 'client-b'));
-    my $took = time - $t0;
+    my $r = get($ngx, $k1->token);              # notices, refetches
+    is $r->{status}, 200, 'the request that notices: 200';
+    cmp_ok time - $t0, '<', 0.8, '... at once, with the stale set';
+    ok $idp->wait_fetches(2, 3), 'the refetch is under way';
+    $t0 = time;
+    $r = get($ngx, $k1->token(sub => 'client-b'));
     is $r->{status}, 200, 'another request meanwhile: 200';
-    cmp_ok $took, '<', 0.8, '... at once, with the stale set';
-    is $slow->read_response->{status}, 200, 'the refetching one: 200';
+    cmp_ok time - $t0, '<', 0.8, '... at once';
+    sleep 1.6;
+    is get($ngx, $k1->token)->{status}, 200, 'after it: 200';
     is $idp->fetches, 2, 'one refetch';
     $ngx->stop;
     error_log_clean($ngx);
@@ -346,6 +358,103 @@ subtest 'the client whose request fetches goes away' => sub {
     error_log_clean($ngx);
 };
 
+subtest 'an HTTP/2 client gone during the first fetch is no failure' => sub {
+    my $idp = start_jwks(keys => jwks_json($k1), delay => 800);
+    my $ngx = fetching_nginx($idp, ignore_abort => 1, nginx => { http2 => 1 });
+    my $t = $k1->token;
+    my $url = 'http://127.0.0.1:' . $ngx->port . '/p/';
+    system("curl -s -o /dev/null --http2-prior-knowledge -m 0.3 "
+           . "-H 'Authorization: Bearer $t' $url");
+    sleep 1.0;
+    my $out = `curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge -H 'Authorization: Bearer $t' $url`;
+    is $out, '200', 'the next request: 200, not 503 for 10 s';
+    is $idp->fetches, 1, 'the complete reply was used';
+    unlike $ngx->error_log, qr/failed \(status 200\)/, 'no failure logged';
+    $ngx->stop;
+    error_log_clean($ngx);
+};
+
+subtest 'clients going away cannot make fetches unbounded' => sub {
+    my $idp = start_jwks(keys => jwks_json($k1), delay => 800);
+    my $ngx = fetching_nginx($idp);
+    for (1 .. 10) {
+        my $c = send_get($ngx, $k1->token);
+        sleep 0.05;
+        $c->close;
+    }
+    sleep 0.2;
+    my $n = $idp->fetches;
+    cmp_ok $n, '<=', 1, 'ten carriers gone within a second: one fetch start';
+    my $r = get($ngx, $k1->token);
+    is $r->{status}, 200, 'the next request waits out the gap and fetches'
+        or diag $r->{raw};
+    is $idp->fetches, $n + 1, 'one more fetch';
+    $ngx->stop;
+    error_log_clean($ngx);
+};
+
+subtest 'an abandoned kid refetch leaves the refetch to be had' => sub {
+    my $idp = start_jwks(keys => jwks_json($k1));
+    my $ngx = fetching_nginx($idp);
+    is get($ngx, $k1->token)->{status}, 200, 'fetched';
+    $idp->serve(jwks_json($k1, $k2));
+    $idp->delay(800);
+    my $c = send_get($ngx, $k2->token);
+    ok $idp->wait_fetches(2, 3), 'the kid refetch is under way';
+    $c->close;
+    sleep 0.3;
+    my $r = get($ngx, $k2->token);
+    is $r->{status}, 200, 'the next request with the new kid: 200, not 401 for 30 s'
+        or diag $r->{raw};
+    $ngx->stop;
+    error_log_clean($ngx);
+};
+
+# SPEC 3: what needs no key is refused with 401, before any fetch
+run_cases([
+    { name => 'two parts', token => 'abc.def' },
+    { name => 'not base64url', token => 'a*c.def.ghi' },
+    { name => 'header not JSON', token => 'eyJhbGci.eyJzdWIiOiJ4In0.c2ln' },
+    { name => 'alg none', token => 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.c2ln' },
+    { name => 'unknown typ',
+      token => 'eyJhbGciOiJSUzI1NiIsInR5cCI6ImZvbyJ9.eyJzdWIiOiJ4In0.c2ln' },
+    { name => 'kid not a string',
+      token => 'eyJhbGciOiJSUzI1NiIsImtpZCI6MX0.eyJzdWIiOiJ4In0.c2ln' },
+], sub {
+    my ($c) = @_;
+    my $idp = start_jwks(keys => jwks_json($k1));
+    my $ngx = fetching_nginx($idp);
+    my $r = get($ngx, $c->{token});
+    is $r->{status}, 401, '401 while no set exists, not 503' or diag $r->{raw};
+    like $r->{headers}{'www-authenticate'} // '', qr/error="invalid_token"/,
+        'invalid_token';
+    is $idp->fetches, 0, 'no fetch';
+    $ngx->stop;
+    error_log_clean($ngx);
+});
+
+subtest '503 says when to retry' => sub {
+    my $idp = start_jwks(keys => jwks_json($k1));
+    $idp->fail(500);
+    my $ngx = fetching_nginx($idp);
+    is get($ngx, $k1->token)->{headers}{'retry-after'}, '10', 'Retry-After: 10';
+    $ngx->stop;
+    error_log_clean($ngx, allow_fetch_errors());
+};
+
+subtest 'the fetch through a location that inherits session_jwt' => sub {
+    my $idp = start_jwks(keys => jwks_json($k1));
+    my $ngx = start_nginx(<<'EOF', vars => { IDP => $idp->url });
+        session_jwt api;
+        session_jwt_key_request /_jwks;
+        location /p/ { root %%TMP%%/www; }
+        location = /_jwks { internal; proxy_pass %%IDP%%; }
+EOF
+    is get($ngx, $k1->token)->{status}, 200, 'the own fetch is not refused';
+    $ngx->stop;
+    error_log_clean($ngx);
+};
+
 subtest 'configuration' => sub {
     my ($rc, $out) = nginx_t(<<'EOF');
         location / { session_jwt api; }
@@ -356,6 +465,11 @@ EOF
         location / { session_jwt api; session_jwt_key_request /k; session_jwt_key_cache 0s; }
 EOF
     isnt $rc, 0, 'key_cache 0s fails';
+    ($rc, $out) = nginx_t(<<'EOF');
+        location / { session_jwt api; session_jwt_key_request _jwks; }
+EOF
+    isnt $rc, 0, 'a key request without a leading / fails';
+    like $out, qr/takes a URI starting with "\/"/, 'and says so';
     ($rc, $out) = nginx_t(<<'EOF');
         session_jwt_key_request /k;
         location / { session_jwt api; }

@@ -97,6 +97,8 @@ my $ngx = start_nginx(<<'EOF', redis => $redis, load_module => $MODULE, http => 
         session_result_connect_timeout 300ms;
         session_result_read_timeout 300ms;
         session_result_send_timeout 300ms;
+        # every request reads the store here: no push connection (SPEC 9)
+        session_result_wait_max 0;
 
         location /api/session/result/ {
             access_log off;

@@ -35,6 +35,9 @@ redis_cmd($redis->port, HSET => 'session:{s2}', fn => 'Second', owner => 't1');
 redis_cmd($redis->port, HSET => 'session:{big}', fn => 'x' x 4096);
 
 my $CONF = <<'EOF';
+        # every request reads the store: exact store counts (no push, SPEC 9)
+        session_result_wait_max 0;
+
         location /api/session/result/ {
             session_result_pass 127.0.0.1:%%REDIS_PORT%%;
         }

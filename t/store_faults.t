@@ -183,6 +183,8 @@ EOF
         server 127.0.0.1:%%VICTIM%%;
         keepalive 4;
     }
+    # every request reads the store here: no push connection (SPEC 9)
+    session_result_wait_max 0;
 EOH
 
 ######################################################################

@@ -148,6 +148,8 @@ EOF
         server 127.0.0.1:%%DEAD_ALL2%%;
     }
     upstream unix_upstream { server unix:%%SOCK%%; }
+    # every request reads the store here: no push connection (SPEC 9)
+    session_result_wait_max 0;
 EOH
 
 my $seq = 0;

@@ -39,7 +39,7 @@ fuzz_counted_alloc(void *pool, size_t size)
 
 
 static int
-fuzz_parse(const uint8_t *data, size_t size, unsigned step,
+fuzz_parse(const uint8_t *data, size_t size, unsigned step, unsigned ttl,
     ngx_session_data_t *out, size_t *consumed, fuzz_counted_t *pool)
 {
     int                  rc;
@@ -47,6 +47,11 @@ fuzz_parse(const uint8_t *data, size_t size, unsigned step,
     ngx_session_reply_t  rp;
 
     ngx_session_reply_init(&rp, out, FUZZ_MAX_LEN, fuzz_counted_alloc, pool);
+
+    /* the first byte's top bit: the transaction ends with PTTL (SPEC 9) */
+    if (ttl) {
+        ngx_session_reply_ttl(&rp);
+    }
 
     rc = NGX_SESSION_AGAIN;
 
@@ -80,9 +85,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    rc1 = fuzz_parse(data + 2, size - 2, 0, &whole, &c1, &pool1);
-    rc2 = fuzz_parse(data + 2, size - 2, 1 + data[0] % 64, &split, &c2,
-                     &pool2);
+    rc1 = fuzz_parse(data + 2, size - 2, 0, data[0] & 0x80, &whole, &c1,
+                     &pool1);
+    rc2 = fuzz_parse(data + 2, size - 2, 1 + data[0] % 64, data[0] & 0x80,
+                     &split, &c2, &pool2);
 
     if (rc1 != rc2) {
         abort();

@@ -533,6 +533,71 @@ test_alg_bit(void)
 }
 
 
+/* what needs no key: the module asks for a fetched set only past this */
+
+static void
+test_precheck(void)
+{
+    size_t                     i;
+    char                      *tok, *big;
+    ngx_session_jwt_policy_t   p;
+    ngx_session_jwt_result_t   res;
+
+    static const struct {
+        const char                *header;
+        ngx_session_jwt_reason_e   reason;
+        const char                *name;
+    } cases[] = {
+        { "{\"alg\":\"RS256\",\"kid\":\"k\"}", NGX_SESSION_JWT_OK,
+          "precheck: RS256 with a kid" },
+        { "{\"alg\":\"ES256\",\"typ\":\"at+jwt\"}", NGX_SESSION_JWT_OK,
+          "precheck: at+jwt" },
+        { "{\"alg\":\"none\"}", NGX_SESSION_JWT_ALGORITHM,
+          "precheck: alg none" },
+        { "{\"alg\":\"HS256\"}", NGX_SESSION_JWT_ALGORITHM,
+          "precheck: alg not in the policy" },
+        { "{\"alg\":\"RS256\",\"typ\":\"dpop+jwt\"}", NGX_SESSION_JWT_TYPE,
+          "precheck: typ not accepted" },
+        { "{\"alg\":\"RS256\",\"crit\":[\"x\"]}", NGX_SESSION_JWT_MALFORMED,
+          "precheck: crit" },
+        { "{\"alg\":\"RS256\",\"kid\":1}", NGX_SESSION_JWT_MALFORMED,
+          "precheck: kid not a string" },
+        { "{\"alg\":\"RS256\",\"alg\":\"none\"}", NGX_SESSION_JWT_MALFORMED,
+          "precheck: a repeated member" },
+        { "[\"alg\"]", NGX_SESSION_JWT_MALFORMED, "precheck: not an object" },
+        { "{\"alg\":", NGX_SESSION_JWT_MALFORMED, "precheck: not JSON" },
+    };
+
+    p = policy(NULL);
+    p.algorithms = NGX_SESSION_ALG_ALL & ~NGX_SESSION_ALG_HS;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tok = fmt("%s.eyJzdWIiOiJ4In0.c2ln",
+                  b64url((const unsigned char *) cases[i].header,
+                         strlen(cases[i].header)));
+
+        ngx_session_jwt_precheck(&p, tok, strlen(tok), &res);
+        is_int(res.reason, cases[i].reason, cases[i].name);
+    }
+
+    tok = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0";
+    is_int(ngx_session_jwt_precheck(&p, tok, strlen(tok), &res),
+           NGX_SESSION_ERROR, "precheck: two parts");
+    is_int(res.reason, NGX_SESSION_JWT_MALFORMED, "precheck: two parts "
+           "malformed");
+
+    tok = "eyJhbGciOiJSUzI1NiJ9.eyJzd*IiOiJ4In0.c2ln";
+    ngx_session_jwt_precheck(&p, tok, strlen(tok), &res);
+    is_int(res.reason, NGX_SESSION_JWT_MALFORMED, "precheck: not base64url");
+
+    big = keep(malloc(NGX_SESSION_JWT_MAX_TOKEN + 2));
+    memset(big, 'A', NGX_SESSION_JWT_MAX_TOKEN + 1);
+    big[NGX_SESSION_JWT_MAX_TOKEN + 1] = '\0';
+    ngx_session_jwt_precheck(&p, big, NGX_SESSION_JWT_MAX_TOKEN + 1, &res);
+    is_str(res.error, "token too large", "precheck: too large");
+}
+
+
 /* one JWKS with a key of every type; every algorithm accepted */
 
 static void
@@ -2456,6 +2521,7 @@ main(void)
     generate_keys();
 
     test_alg_bit();
+    test_precheck();
     test_accept_all();
     test_pem();
     test_none_and_confusion();

@@ -28,15 +28,37 @@
 
 static unsigned  nalloc;
 
+/* what the decoder took, freed by each run as a request's pool would be */
+static void     *allocs[1024];
+static unsigned  nallocs;
+
 
 static void *
 test_alloc(void *pool, size_t size)
 {
+    void  *p;
+
     (void) pool;
 
     nalloc++;
 
-    return malloc(size);
+    if (nallocs == sizeof(allocs) / sizeof(allocs[0])) {
+        return NULL;
+    }
+
+    p = malloc(size);
+    allocs[nallocs++] = p;
+
+    return p;
+}
+
+
+static void
+test_free_all(void)
+{
+    while (nallocs) {
+        free(allocs[--nallocs]);
+    }
 }
 
 
@@ -57,6 +79,7 @@ run(test_run_t *t, const char *reply, size_t len, const char *owner,
 {
     size_t  n;
 
+    test_free_all();
     free(t->buf);
     t->buf = malloc(len ? len : 1);
     memcpy(t->buf, reply, len);
@@ -235,10 +258,10 @@ main(void)
             }
         }
 
-        free(t.out.stops);
         free(b);
     }
 
+    test_free_all();
     free(t.buf);
 
     return tap_done();
