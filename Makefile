@@ -192,6 +192,7 @@ bench: deps all
 
 bench-memory: deps all
 	bench/run --memory
+	bench/run --memory --case polling
 
 # SPEC 9: cached polling without a store read, 10,000 waiters, wake latency
 bench-push: deps all

@@ -17,6 +17,7 @@
 #include "ngx_http_session_fresh.h"
 #include "ngx_session_json.h"
 #include "ngx_session_cache.h"
+#include "ngx_http_session_zone.h"
 
 #include <ngx_sha1.h>
 
@@ -33,6 +34,10 @@ typedef struct {
     unsigned                          wait_asked:1;
 
     ngx_http_session_fresh_ticket_t   ticket;   /* of the store read */
+
+    /* the body caches' key for it: a digest of what the body is made of */
+    u_char                            key[NGX_HTTP_SESSION_ZONE_KEY];
+    unsigned                          keyed:1;
 } ngx_http_session_ctx_t;
 
 
@@ -44,6 +49,14 @@ static ngx_int_t ngx_http_session_request_id(ngx_http_request_t *r,
     ngx_str_t *id);
 static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
+static ngx_int_t ngx_http_session_digest(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_session_str_t *options);
+static ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
+    ngx_str_t *etag);
+static void ngx_http_session_cache_put(ngx_http_request_t *r,
+    ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
+    ngx_str_t *etag);
 static ngx_int_t ngx_http_session_render(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_str_t *body, ngx_str_t *etag);
 static ngx_int_t ngx_http_session_make_etag(ngx_http_request_t *r,
@@ -437,9 +450,8 @@ ngx_http_session_respond(ngx_http_request_t *r)
 
 /*
  * The body depends on the store's reply, the request_id of the URL and the
- * pretty flag only: a reply seen before is answered from the worker's cache
- * of rendered bodies, copied, since an entry may be replaced before the
- * response is sent.
+ * pretty flag only: a reply seen before is answered from the cache of
+ * rendered bodies (shared by the workers, or the worker's own).
  */
 
 static ngx_int_t
@@ -450,52 +462,35 @@ ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_int_t                      rc;
     ngx_str_t                      body, etag, okey;
     ngx_session_data_t            *data;
-    ngx_session_str_t              options, cbody, cetag;
-    ngx_session_cache_t           *cache;
+    ngx_session_str_t              options;
     ngx_http_session_loc_conf_t   *slcf;
     ngx_http_session_main_conf_t  *smcf;
 
     slcf = ngx_http_get_module_loc_conf(r, ngx_http_session_module);
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    cache = smcf->body_cache;
-
     ngx_http_session_options(r, ctx, key, &okey);
 
     options.data = okey.data;
     options.len = okey.len;
 
-    if (cache
-        && ngx_session_cache_get(cache, &options, ctx->stored->raw, &cbody,
-                                 &cetag)
-           == NGX_SESSION_OK)
-    {
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "session result: body cache hit");
-        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE,
-                                       1);
+    rc = NGX_DECLINED;
 
-        body.data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
-        if (body.data == NULL) {
+    if (smcf->body_zone || smcf->body_cache) {
+        rc = ngx_http_session_cache_get(r, ctx, &options, &body, &etag);
+
+        if (rc == NGX_ERROR) {
             return NGX_ERROR;
         }
 
-        body.len = cbody.len;
-        ngx_memcpy(body.data, cbody.data, cbody.len);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "session result: body cache %s",
+                       rc == NGX_OK ? "hit" : "miss");
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_BODY_CACHE,
+                                       rc == NGX_OK);
+    }
 
-        etag.data = body.data + body.len;
-        etag.len = cetag.len;
-        ngx_memcpy(etag.data, cetag.data, cetag.len);
-
-    } else {
-        if (cache) {
-            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                           "session result: body cache miss");
-            ngx_http_session_metrics_cache(r,
-                                           NGX_HTTP_SESSION_METRICS_BODY_CACHE,
-                                           0);
-        }
-
+    if (rc != NGX_OK) {
         rc = ngx_http_session_render(r, ctx, &body, &etag);
 
         if (rc == NGX_DECLINED) {
@@ -508,15 +503,7 @@ ngx_http_session_send_found(ngx_http_request_t *r,
             return rc;
         }
 
-        if (cache) {
-            cbody.data = body.data;
-            cbody.len = body.len;
-            cetag.data = etag.data;
-            cetag.len = etag.len;
-
-            ngx_session_cache_put(cache, &options, ctx->stored->raw, &cbody,
-                                  &cetag);
-        }
+        ngx_http_session_cache_put(r, ctx, &options, &body, &etag);
     }
 
     if (slcf->fresh) {
@@ -660,6 +647,209 @@ ngx_http_session_reread(ngx_http_request_t *r, void *data)
     ctx->outcome = NGX_HTTP_SESSION_PENDING;
 
     ngx_http_finalize_request(r, ngx_http_session_read(r, ctx));
+}
+
+
+/*
+ * The caches' key: SHA-256 of the options and of the stored values the
+ * body is made of, each with its length, in a fixed order.  Not of the
+ * store's reply as sent: Redis may send a hash's fields in another order
+ * from one read to the next (a hash table being rehashed), and the reply
+ * holds the owner and fields never sent, which no cache keeps.
+ */
+
+static ngx_int_t
+ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_session_str_t *options)
+{
+    u_char                        *buf, *p;
+    size_t                         i, n, size;
+    uint32_t                       len;   /* replies are far smaller */
+    ngx_int_t                      rc;
+    ngx_session_str_t             *v;
+    ngx_session_data_t            *sd;
+    ngx_http_session_sha256_t     *sha;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+    sha = &smcf->sha256;
+    sd = ctx->stored->data;
+
+    /* one buffer, one update: each EVP call costs more than a short copy */
+
+    n = NGX_SESSION_NFIELDS + sd->nstops;
+    size = sizeof(uint32_t) * (n + 2) + options->len;
+
+    for (i = 0; i < n; i++) {
+        v = (i < NGX_SESSION_NFIELDS) ? &sd->fields[i]
+                                      : &sd->stops[i - NGX_SESSION_NFIELDS];
+
+        /* a value of 4G (a session_result_buffer_size of 4g): not cached */
+        if (v->len >= NGX_MAX_UINT32_VALUE) {
+            return NGX_ERROR;
+        }
+
+        size += v->len;
+    }
+
+    buf = ngx_pnalloc(r->pool, size);
+    if (buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    len = (uint32_t) options->len;
+    p = ngx_cpymem(buf, &len, sizeof(len));
+    p = ngx_cpymem(p, options->data, options->len);
+
+    for (i = 0; i < n; i++) {
+        if (i == NGX_SESSION_OWNER) {
+            continue;
+        }
+
+        v = (i < NGX_SESSION_NFIELDS) ? &sd->fields[i]
+                                      : &sd->stops[i - NGX_SESSION_NFIELDS];
+
+        /* absent and empty differ: 0, and 1 + the length */
+        len = v->data ? (uint32_t) v->len + 1 : 0;
+
+        p = ngx_cpymem(p, &len, sizeof(len));
+
+        if (v->data) {
+            p = ngx_cpymem(p, v->data, v->len);
+        }
+    }
+
+    /* the number of stops ends the list, so that no two lists mix */
+    len = (uint32_t) sd->nstops;
+    p = ngx_cpymem(p, &len, sizeof(len));
+
+    rc = ngx_http_session_sha256_start(sha);
+    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, buf, p - buf)
+                        : rc;
+    rc = (rc == NGX_OK) ? ngx_http_session_sha256_final(sha, ctx->key) : rc;
+
+    ctx->keyed = (rc == NGX_OK);
+
+    return rc;
+}
+
+
+/*
+ * A shared entry holds the ETag's length, the ETag and the body, copied
+ * out into the request's pool under the zone's lock.  A worker's own
+ * cache's entry may be replaced before the response is sent: it is copied
+ * too.  NGX_OK: a hit; NGX_DECLINED: a miss.
+ */
+
+static ngx_int_t
+ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_session_str_t *options, ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      v;
+    ngx_session_str_t              digest, cbody, cetag;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    /* no digest (a worker without SHA-256): a miss, rendered */
+    if (ngx_http_session_digest(r, ctx, options) != NGX_OK) {
+        return NGX_DECLINED;
+    }
+
+    if (smcf->body_zone) {
+        rc = ngx_http_session_zone_get(smcf->body_zone, ctx->key, 0, r->pool,
+                                       &v);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+
+        /* written by cache_put alone; checked all the same */
+        if (v.len == 0 || (size_t) v.data[0] + 1 > v.len) {
+            return NGX_DECLINED;
+        }
+
+        etag->data = v.data + 1;
+        etag->len = v.data[0];
+        body->data = etag->data + etag->len;
+        body->len = v.len - 1 - etag->len;
+
+        return NGX_OK;
+    }
+
+    digest.data = ctx->key;
+    digest.len = sizeof(ctx->key);
+
+    if (ngx_session_cache_get(smcf->body_cache, options, &digest, &cbody,
+                              &cetag)
+        != NGX_SESSION_OK)
+    {
+        return NGX_DECLINED;
+    }
+
+    body->data = ngx_pnalloc(r->pool, cbody.len + cetag.len);
+    if (body->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    body->len = cbody.len;
+    ngx_memcpy(body->data, cbody.data, cbody.len);
+
+    etag->data = body->data + body->len;
+    etag->len = cetag.len;
+    ngx_memcpy(etag->data, cetag.data, cetag.len);
+
+    return NGX_OK;
+}
+
+
+/* after a miss (the key was made by cache_get) */
+
+static void
+ngx_http_session_cache_put(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
+    ngx_session_str_t *options, ngx_str_t *body, ngx_str_t *etag)
+{
+    u_char                         len;
+    ngx_str_t                      parts[3];
+    ngx_session_str_t              digest, cbody, cetag;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (!ctx->keyed) {
+        return;
+    }
+
+    if (smcf->body_zone) {
+        if (etag->len > 255) {
+            return;
+        }
+
+        len = (u_char) etag->len;
+
+        parts[0].data = &len;
+        parts[0].len = 1;
+        parts[1] = *etag;
+        parts[2] = *body;
+
+        ngx_http_session_zone_put(smcf->body_zone, ctx->key, 0, parts, 3,
+                                  r->connection->log);
+        return;
+    }
+
+    if (smcf->body_cache == NULL) {
+        return;
+    }
+
+    digest.data = ctx->key;
+    digest.len = sizeof(ctx->key);
+    cbody.data = body->data;
+    cbody.len = body->len;
+    cetag.data = etag->data;
+    cetag.len = etag->len;
+
+    ngx_session_cache_put(smcf->body_cache, options, &digest, &cbody,
+                          &cetag);
 }
 
 

@@ -20,6 +20,7 @@
 #include "ngx_http_session_response.h"
 #include "ngx_http_session_metrics.h"
 #include "ngx_http_session_check.h"
+#include "ngx_http_session_zone.h"
 
 
 typedef struct {
@@ -41,6 +42,7 @@ typedef struct {
 
     /* built from the above when the configuration is merged */
     ngx_session_jwt_policy_t    policy;
+    uint64_t                    policy_id;  /* its number in this cycle */
     ngx_str_t                   scope_list; /* "a b", for WWW-Authenticate */
     ngx_http_session_jwt_keys_t  *source;   /* NULL: key files only */
 } ngx_http_session_jwt_conf_t;
@@ -49,6 +51,9 @@ typedef struct {
 typedef struct {
     ngx_int_t                   cache_size;
     ngx_session_jwt_cache_t    *cache;      /* per worker process */
+    ngx_shm_zone_t             *zone;       /* shared: by all workers */
+    ngx_http_session_sha256_t   sha256;     /* per worker: its keys */
+    uint64_t                    npolicies;
     ngx_array_t                 sources;    /* ngx_http_session_jwt_keys_t * */
 } ngx_http_session_jwt_main_conf_t;
 
@@ -85,6 +90,15 @@ static ngx_int_t ngx_http_session_jwt_decide(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_jwt_check(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx,
     ngx_str_t *token);
+static ngx_int_t ngx_http_session_jwt_zone_key(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
+    u_char *key);
+static ngx_int_t ngx_http_session_jwt_zone_get(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
+    u_char *key, json_t **claims);
+static void ngx_http_session_jwt_zone_put(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
+    u_char *key, int64_t exp, json_t *claims);
 static void ngx_http_session_jwt_refuse(ngx_http_session_jwt_ctx_t *ctx,
     ngx_uint_t status, ngx_session_jwt_reason_e reason, const char *error);
 static ngx_int_t ngx_http_session_jwt_token(ngx_http_request_t *r,
@@ -508,6 +522,7 @@ ngx_http_session_jwt_check(ngx_http_request_t *r,
     ngx_http_session_jwt_conf_t *jcf, ngx_http_session_jwt_ctx_t *ctx,
     ngx_str_t *token)
 {
+    u_char                             key[NGX_HTTP_SESSION_ZONE_KEY];
     json_t                            *claims;
     uint64_t                           generation;
     ngx_int_t                          rc;
@@ -564,7 +579,18 @@ ngx_http_session_jwt_check(ngx_http_request_t *r,
 
     claims = NULL;
 
-    if (cache) {
+    if (jmcf->zone) {
+        if (ngx_http_session_jwt_zone_get(r, jcf, generation, token, key,
+                                          &claims)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_TOKEN_CACHE,
+                                       claims != NULL);
+
+    } else if (cache) {
         claims = ngx_session_jwt_cache_lookup(cache, &jcf->policy, generation,
                                               (char *) token->data,
                                               token->len, ngx_time());
@@ -618,7 +644,12 @@ ngx_http_session_jwt_check(ngx_http_request_t *r,
 
         claims = res.claims;
 
-        if (cache) {
+        if (jmcf->zone) {
+            /* generation may have moved with a refetch: a new key then */
+            ngx_http_session_jwt_zone_put(r, jcf, generation, token, key,
+                                          res.exp, claims);
+
+        } else if (cache) {
             ngx_session_jwt_cache_store(cache, &jcf->policy, generation,
                                         (char *) token->data, token->len,
                                         res.exp, claims);
@@ -632,6 +663,128 @@ ngx_http_session_jwt_check(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * The shared cache of verified tokens.  The key: SHA-256 of the token, and
+ * of what else the verdict depends on: the configuration's epoch (new at
+ * every load, so no entry outlives a changed policy or key file), the
+ * policy's number in it (the same in every worker: numbered at merge, in
+ * the master) and the fetched key set's generation (a digest of the set,
+ * the same in every worker that fetched the same set).  The value: the
+ * claims as compact JSON text, until the token's exp.
+ */
+
+static ngx_int_t
+ngx_http_session_jwt_zone_key(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
+    u_char *key)
+{
+    uint64_t                           extra[3];
+    ngx_http_session_sha256_t         *sha;
+    ngx_http_session_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
+    sha = &jmcf->sha256;
+
+    extra[0] = ngx_http_session_zone_epoch(jmcf->zone);
+    extra[1] = jcf->policy_id;
+    extra[2] = generation;
+
+    /* the token, then a fixed-size tail: no two pairs give the same bytes */
+
+    if (ngx_http_session_sha256_start(sha) != NGX_OK
+        || ngx_http_session_sha256_update(sha, token->data, token->len)
+           != NGX_OK
+        || ngx_http_session_sha256_update(sha, extra, sizeof(extra))
+           != NGX_OK
+        || ngx_http_session_sha256_final(sha, key) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* NGX_OK with the claims of a hit (a new reference) or NULL */
+
+static ngx_int_t
+ngx_http_session_jwt_zone_get(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
+    u_char *key, json_t **claims)
+{
+    ngx_int_t                          rc;
+    ngx_str_t                          text;
+    ngx_http_session_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
+
+    *claims = NULL;
+
+    /* no key (a worker without SHA-256): a miss, verified */
+    if (ngx_http_session_jwt_zone_key(r, jcf, generation, token, key)
+        != NGX_OK)
+    {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_session_zone_get(jmcf->zone, key, ngx_time(), r->pool,
+                                   &text);
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (rc == NGX_OK) {
+        /* written by zone_put from claims that passed the checks */
+        *claims = json_loadb((char *) text.data, text.len,
+                             JSON_REJECT_DUPLICATES, NULL);
+
+        if (*claims != NULL && !json_is_object(*claims)) {
+            json_decref(*claims);
+            *claims = NULL;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_session_jwt_zone_put(ngx_http_request_t *r,
+    ngx_http_session_jwt_conf_t *jcf, uint64_t generation, ngx_str_t *token,
+    u_char *key, int64_t exp, json_t *claims)
+{
+    char                              *text;
+    ngx_str_t                          part;
+    ngx_http_session_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
+
+    /* an exp beyond time_t, or before the epoch, is not worth a slot */
+    if (exp <= 0 || exp > NGX_MAX_TIME_T_VALUE) {
+        return;
+    }
+
+    if (ngx_http_session_jwt_zone_key(r, jcf, generation, token, key)
+        != NGX_OK)
+    {
+        return;
+    }
+
+    text = json_dumps(claims, JSON_COMPACT);
+    if (text == NULL) {
+        return;
+    }
+
+    part.data = (u_char *) text;
+    part.len = ngx_strlen(text);
+
+    ngx_http_session_zone_put(jmcf->zone, key, (time_t) exp, &part, 1,
+                              r->connection->log);
+
+    free(text);
 }
 
 
@@ -1172,6 +1325,9 @@ ngx_http_session_jwt_merge_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_jwt_module);
+    conf->policy_id = ++jmcf->npolicies;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
 
     /* a refusal is sent at once, as JSON: no other module may grant */
@@ -1524,7 +1680,7 @@ ngx_http_session_jwt_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
-/* session_jwt_cache entries | off */
+/* session_jwt_cache entries | shared:name:size | off */
 
 static char *
 ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -1544,10 +1700,28 @@ ngx_http_session_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
+    /* shared: no per-worker cache beside it */
+
+    switch (ngx_http_session_zone_add(cf, &value[1],
+                                      &ngx_http_session_jwt_module,
+                                      &jmcf->zone))
+    {
+    case NGX_OK:
+        jmcf->cache_size = 0;
+        return NGX_CONF_OK;
+
+    case NGX_ERROR:
+        return NGX_CONF_ERROR;
+
+    default: /* NGX_DECLINED: a number of entries */
+        break;
+    }
+
     jmcf->cache_size = ngx_atoi(value[1].data, value[1].len);
 
     if (jmcf->cache_size == NGX_ERROR || jmcf->cache_size < 4) {
-        return "takes a number of entries (4 or more) or \"off\"";
+        return "takes a number of entries (4 or more), "
+               "\"shared:NAME:SIZE\" or \"off\"";
     }
 
     return NGX_CONF_OK;
@@ -1725,7 +1899,7 @@ ngx_http_session_jwt_require_owner(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
-/* the cache of verified tokens is per worker: no locks, no sharing */
+/* a worker's own cache of verified tokens, or its digest context */
 
 static ngx_int_t
 ngx_http_session_jwt_init_process(ngx_cycle_t *cycle)
@@ -1735,7 +1909,17 @@ ngx_http_session_jwt_init_process(ngx_cycle_t *cycle)
     jmcf = ngx_http_cycle_get_module_main_conf(cycle,
                                                ngx_http_session_jwt_module);
 
-    if (jmcf == NULL || jmcf->cache_size == 0) {
+    if (jmcf == NULL) {
+        return NGX_OK;
+    }
+
+    if (jmcf->zone && ngx_http_session_sha256_init(&jmcf->sha256) != NGX_OK) {
+        /* no key, no lookup: every token is verified */
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "session jwt: no SHA-256 for the token cache");
+    }
+
+    if (jmcf->cache_size == 0) {
         return NGX_OK;
     }
 
@@ -1768,6 +1952,8 @@ ngx_http_session_jwt_exit_process(ngx_cycle_t *cycle)
         ngx_session_jwt_cache_free(jmcf->cache);
         jmcf->cache = NULL;
     }
+
+    ngx_http_session_sha256_free(&jmcf->sha256);
 
     ngx_http_session_jwt_keys_free(&jmcf->sources);
 }

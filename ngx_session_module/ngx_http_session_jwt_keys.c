@@ -26,6 +26,8 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <openssl/sha.h>
+
 #include "ngx_http_session_jwt_keys.h"
 #include "ngx_http_session_metrics.h"
 
@@ -41,7 +43,7 @@ struct ngx_http_session_jwt_keys_s {
 
     /* per worker from here on: set after the fork, by this worker only */
     ngx_session_keyset_t            *set;        /* NULL: none yet */
-    uint64_t                         generation; /* changes on every swap */
+    uint64_t                         generation; /* the set's digest */
     time_t                           expires;
     time_t                           failed;     /* 0: no failure since */
     time_t                           kid_refetch;
@@ -80,6 +82,8 @@ static ngx_int_t ngx_http_session_jwt_keys_anonymous(ngx_http_request_t *r,
     ngx_http_request_t *sr);
 static ngx_int_t ngx_http_session_jwt_keys_done(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
+static uint64_t ngx_http_session_jwt_keys_generation(u_char *body,
+    size_t len);
 static ngx_int_t ngx_http_session_jwt_keys_update(
     ngx_http_session_jwt_keys_t *src,
     ngx_log_t *log, ngx_uint_t status, const char *why, u_char *body,
@@ -493,6 +497,26 @@ ngx_http_session_jwt_keys_done(ngx_http_request_t *sr, void *data,
 
 
 /*
+ * A set's generation: the first bytes of SHA-256 of the document it was
+ * loaded from, so that every worker that fetched the same set has the same
+ * number (a shared token cache keys on it) and a changed set a new one.
+ * Never 0, the number of "no fetched set".
+ */
+
+static uint64_t
+ngx_http_session_jwt_keys_generation(u_char *body, size_t len)
+{
+    u_char    digest[SHA256_DIGEST_LENGTH];
+    uint64_t  g;
+
+    SHA256(body, len, digest);
+    ngx_memcpy(&g, digest, sizeof(uint64_t));
+
+    return g ? g : 1;
+}
+
+
+/*
  * The one place a fetch is judged (SPEC 7): a good set replaces the last
  * one and gets a new generation; a failure keeps it, is logged at error
  * with the status and the reason (never key material), and holds off the
@@ -560,7 +584,7 @@ ngx_http_session_jwt_keys_update(ngx_http_session_jwt_keys_t *src,
     }
 
     src->set = ks;
-    src->generation++;
+    src->generation = ngx_http_session_jwt_keys_generation(body, len);
     src->expires = ngx_time() + src->valid;
     src->failed = 0;
 

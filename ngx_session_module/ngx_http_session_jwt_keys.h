@@ -50,7 +50,8 @@ void ngx_http_session_jwt_keys_free(ngx_array_t *sources);
  * NGX_OK: *set is the set to verify with (possibly stale, its refresh then
  * started in the background; NULL when none was ever fetched and the last
  * fetch failed less than NGX_HTTP_SESSION_JWT_FETCH_RETRY seconds ago),
- * *generation its number, which changes on every swap of the set.
+ * *generation its number, which changes with the set (the same set, the
+ * same number, in every worker).
  *
  * NGX_AGAIN: r waits for a fetch (its own subrequest, or the fetch in
  * flight, which then resumes r's phases); the phase handler returns

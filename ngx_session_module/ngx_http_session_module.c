@@ -14,6 +14,7 @@
 #include "ngx_http_session_check.h"
 #include "ngx_http_session_cluster.h"
 #include "ngx_session_cache.h"
+#include "ngx_http_session_zone.h"
 
 #include <jansson.h>
 
@@ -188,7 +189,7 @@ ngx_http_session_init_module(ngx_cycle_t *cycle)
 }
 
 
-/* the cache of verified tokens is per worker: no locks, no sharing */
+/* a worker's own cache of bodies, and its digest context */
 
 static ngx_int_t
 ngx_http_session_init_process(ngx_cycle_t *cycle)
@@ -212,6 +213,14 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
         }
     }
 
+    if ((smcf->body_cache || smcf->body_zone)
+        && ngx_http_session_sha256_init(&smcf->sha256) != NGX_OK)
+    {
+        /* no key, no lookup: every response is rendered */
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "session result: no SHA-256 for the body cache");
+    }
+
     return NGX_OK;
 }
 
@@ -231,6 +240,8 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
         ngx_session_cache_free(smcf->body_cache);
         smcf->body_cache = NULL;
     }
+
+    ngx_http_session_sha256_free(&smcf->sha256);
 }
 
 
@@ -485,7 +496,7 @@ ngx_http_session_pass(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* session_result_cache size | off */
+/* session_result_cache size | shared:name:size | off */
 
 static char *
 ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -505,12 +516,29 @@ ngx_http_session_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_OK;
     }
 
+    /* shared: no per-worker cache beside it */
+
+    switch (ngx_http_session_zone_add(cf, &value[1], &ngx_http_session_module,
+                                      &smcf->body_zone))
+    {
+    case NGX_OK:
+        smcf->body_cache_size = 0;
+        return NGX_CONF_OK;
+
+    case NGX_ERROR:
+        return NGX_CONF_ERROR;
+
+    default: /* NGX_DECLINED: a size */
+        break;
+    }
+
     smcf->body_cache_size = ngx_parse_size(&value[1]);
 
     if (smcf->body_cache_size == (size_t) NGX_ERROR
         || smcf->body_cache_size < 64 * 1024)
     {
-        return "takes a size of 64k or more, or \"off\"";
+        return "takes a size of 64k or more, \"shared:NAME:SIZE\" "
+               "or \"off\"";
     }
 
     return NGX_CONF_OK;

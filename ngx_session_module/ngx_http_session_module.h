@@ -16,6 +16,7 @@
 #include "ngx_http_session_store.h"
 #include "ngx_http_session_wait.h"
 #include "ngx_http_session_fresh.h"
+#include "ngx_http_session_zone.h"
 
 
 typedef struct {
@@ -31,6 +32,8 @@ typedef struct {
 typedef struct {
     size_t                         body_cache_size;
     ngx_session_cache_t           *body_cache; /* per worker process */
+    ngx_shm_zone_t                *body_zone;  /* shared: by all workers */
+    ngx_http_session_sha256_t      sha256;     /* per worker: the key */
 } ngx_http_session_main_conf_t;
 
 

@@ -76,10 +76,11 @@ size_t ngx_session_assoc_count(const ngx_session_assoc_t *a);
 
 
 /*
- * Rendered bodies: the reply the store sent, byte for byte, and the options
- * that shape the body, map to the body and its ETag.  A client polling a
- * session costs one store read and a comparison instead of a JSON parse and
- * render.
+ * Rendered bodies: the options that shape the body and a reply key map to
+ * the body and its ETag.  The reply key is the caller's: the driver passes
+ * a SHA-256 of the stored values the body is made of, so that no entry
+ * holds the store's reply.  A client polling a session costs one store
+ * read and a comparison instead of a JSON parse and render.
  */
 typedef struct ngx_session_cache_s  ngx_session_cache_t;
 

@@ -1,6 +1,7 @@
-# The worker's cache of rendered bodies: never stale, never another
-# session's or another tenant's body, and off when switched off; with one
-# worker and with two (each has its own cache).
+# The cache of rendered bodies: never stale, never another session's or
+# another tenant's body, and off when switched off; with one worker and
+# with two, per worker (each has its own) and shared by the workers (one
+# render per machine).
 #
 # The same assertions pass whether the cache hits or not, so each run also
 # observes the cache: cache_events() counts the module's hits and misses per
@@ -56,6 +57,8 @@ run_cases([ map { my $w = $_; map { +{ %$_, workers => $w,
     { name => 'cache on (default)', http => '', cache => 1 },
     { name => 'cache off', http => 'session_result_cache off;', cache => 0 },
     { name => 'a small cache', http => 'session_result_cache 64k;', cache => 1 },
+    { name => 'shared', http => 'session_result_cache shared:bodies:1m;',
+      cache => 1, shared => 1 },
   } 1, 2 ], sub {
     my ($c) = @_;
     my %opt = (redis => $redis, http => $c->{http}, vars => { JWKS => $JWKS },
@@ -89,12 +92,32 @@ EOF
     {
         if ($c->{cache}) {
             is total($ev, 'hit') + total($ev, 'miss'), 12, 'every read looked in the cache';
-            ok total($ev, 'miss') <= $c->{workers}, 'one miss per worker at most'
-                or diag explain $ev;
-            cmp_ok total($ev, 'hit'), '>=', 12 - $c->{workers}, 'the other reads were hits';
+            if ($c->{shared}) {
+                is total($ev, 'miss'), 1, 'one miss in all workers'
+                    or diag explain $ev;
+                is total($ev, 'hit'), 11, 'the other reads were hits';
+            } else {
+                ok total($ev, 'miss') <= $c->{workers}, 'one miss per worker at most'
+                    or diag explain $ev;
+                cmp_ok total($ev, 'hit'), '>=', 12 - $c->{workers}, 'the other reads were hits';
+            }
         } else {
             is total($ev, 'hit') + total($ev, 'miss'), 0, 'no cache, no lookup';
         }
+    }
+
+    # shared: reads served by both workers still render once
+    if ($c->{shared} && $c->{workers} > 1) {
+        store('both', fn => 'Both');
+        $mark = $ngx->mark;
+        my $e;
+        for (1 .. 300) {
+            $get->('/api/session/result/both');
+            $e = cache_events($ngx, $mark);
+            last if keys %$e >= 2;
+        }
+        is scalar(keys %$e), 2, 'reads were served by both workers';
+        is total($e, 'miss'), 1, 'one render for both' or diag explain $e;
     }
 
     store('s1', fn => 'First', status => 'PASS');

@@ -791,7 +791,7 @@ subtest 'variables in the access log' => sub {
 };
 
 ######################################################################
-# the per-worker cache of verified tokens
+# the cache of verified tokens (per worker by default, or shared)
 
 subtest 'cache: the same token twice' => sub {
     my $t = mint(alg => 'ES512');
@@ -828,7 +828,7 @@ subtest 'cache: never past exp' => sub {
 };
 
 subtest 'cache: a small cache under churn, and the cache off' => sub {
-    for my $size (4, 'off') {
+    for my $size (4, 'off', 'shared:tokens:64k') {
         my $small = start_nginx(<<'EOF', redis => $redis, http => "session_jwt_cache $size;");
         location /api/session/result/ {
             session_jwt vx;

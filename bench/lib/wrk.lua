@@ -7,20 +7,29 @@
 -- one when BENCH_ORDER=random: the requests are formatted once in init(),
 -- so request() only picks one, and each thread starts at its own place.
 --
+-- BENCH_PATHS, with a pool, names a file of paths, one a line, paired with
+-- the tokens line by line: each client polls its own session.
+--
 -- done() prints one line "BENCH_RESULT {json}" that bench/run collects:
 -- requests, duration, bytes, wrk's error counters (errors.status counts
 -- responses with a status above 399, wrk's "Non-2xx or 3xx responses") and
 -- latency percentiles in microseconds.
 
-local path = os.getenv("BENCH_TOKENS")
-local tokens = {}
-if path and path ~= "" then
-   for line in io.lines(path) do
-      if #line > 0 then
-         tokens[#tokens + 1] = line
+-- the non-empty lines of the file named by the environment variable
+local function lines_of(var)
+   local path = os.getenv(var)
+   local t = {}
+   if path and path ~= "" then
+      for line in io.lines(path) do
+         if #line > 0 then
+            t[#t + 1] = line
+         end
       end
    end
+   return t
 end
+
+local tokens = lines_of("BENCH_TOKENS")
 
 if #tokens == 1 then
    wrk.headers["Authorization"] = "Bearer " .. tokens[1]
@@ -35,9 +44,11 @@ elseif #tokens > 1 then
       threads = threads + 1
    end
 
+   local paths = lines_of("BENCH_PATHS")
+
    function init(args)
       for k, token in ipairs(tokens) do
-         requests[k] = wrk.format(nil, nil,
+         requests[k] = wrk.format(nil, paths[k],
                                   { ["Host"] = wrk.headers["Host"],
                                     ["Authorization"] = "Bearer " .. token })
       end
