@@ -525,7 +525,8 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_http_session_fresh_put(slcf->fresh, &ctx->ticket, &okey,
                                    &data->fields[NGX_SESSION_OWNER],
                                    &data->fields[NGX_SESSION_STATUS],
-                                   ctx->stored->ttl_ms, &body, &etag,
+                                   ctx->stored->ttl_ms, &ctx->stored->peer,
+                                   &body, &etag,
                                    r->connection->log);
     }
 

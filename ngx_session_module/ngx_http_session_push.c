@@ -246,6 +246,19 @@ ngx_http_session_push_up(ngx_http_session_push_t *ch, ngx_uint_t *epoch)
 }
 
 
+ngx_uint_t
+ngx_http_session_push_watches(ngx_http_session_push_t *ch, ngx_addr_t *peer)
+{
+    if (ch->state != NGX_HTTP_SESSION_PUSH_UP || peer->sockaddr == NULL) {
+        return 0;
+    }
+
+    return ngx_cmp_sockaddr(ch->pc.sockaddr, ch->pc.socklen, peer->sockaddr,
+                            peer->socklen, 1)
+           == NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_session_push_init_process(ngx_cycle_t *cycle)
 {
