@@ -429,6 +429,11 @@ ngx_http_session_respond(ngx_http_request_t *r)
         break;
     }
 
+    if (ctx->wait) {
+        /* a leader's followers read now, not when this request is freed */
+        (void) ngx_http_session_wait_answer(ctx->wait);
+    }
+
     rc = ngx_http_session_send_error(r, err);
 
     ngx_http_finalize_request(r, rc);
