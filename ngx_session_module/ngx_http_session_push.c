@@ -36,6 +36,8 @@
 #define NGX_HTTP_SESSION_PUSH_HANDSHAKE 1000
 #define NGX_HTTP_SESSION_PUSH_BACKOFF   100
 #define NGX_HTTP_SESSION_PUSH_BACKOFF_MAX  5000
+/* PONGs (ticks) a connection answers before it counts as stable */
+#define NGX_HTTP_SESSION_PUSH_STABLE    3
 
 #define NGX_HTTP_SESSION_PUSH_HELLO     "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"
 #define NGX_HTTP_SESSION_PUSH_TRACKING  "*6\r\n$6\r\nCLIENT\r\n" \
@@ -72,6 +74,7 @@ struct ngx_http_session_push_s {
     ngx_msec_t                        backoff;
     ngx_uint_t                        epoch;    /* changes once per up */
     ngx_uint_t                        replies;  /* handshake ones due */
+    ngx_uint_t                        stable;   /* PONGs since up */
     unsigned                          ping_due:1;
     unsigned                          connecting:1;
     unsigned                          quiet:1;  /* a failure was logged */
@@ -301,7 +304,11 @@ ngx_http_session_push_init_process(ngx_cycle_t *cycle)
         ch->pc.log = cycle->log;
         ch->pc.log_error = NGX_ERROR_INFO;
 
-        /* a random first wait spreads the workers' first connections */
+        /*
+         * connected at once, so a new worker can hold requests as soon as
+         * it takes them; the jitter of the backoff spreads the workers'
+         * retries after a failure
+         */
         ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
         ngx_http_session_push_connect(ch);
     }
@@ -734,9 +741,8 @@ ngx_http_session_push_message(ngx_http_session_push_t *ch,
 
             ch->state = NGX_HTTP_SESSION_PUSH_UP;
             ch->epoch++;
-            ch->quiet = 0;
-            ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
             ch->ping_due = 0;
+            ch->stable = 0;
 
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "session push: tracking changes on %V",
@@ -752,6 +758,19 @@ ngx_http_session_push_message(ngx_http_session_push_t *ch,
 
         /* PONG */
         ch->ping_due = 0;
+
+        /*
+         * only a connection that stayed up resets the backoff and the
+         * logging: a server that accepts and then drops is retried ever
+         * later, and said once
+         */
+        if (ch->stable < NGX_HTTP_SESSION_PUSH_STABLE
+            && ++ch->stable == NGX_HTTP_SESSION_PUSH_STABLE)
+        {
+            ch->quiet = 0;
+            ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
+        }
+
         return NGX_OK;
 
     case NGX_SESSION_PUSH_INVALIDATE:

@@ -42,8 +42,9 @@ typedef struct {
  * value, *consumed bytes long, described in *msg; NGX_SESSION_AGAIN: it is
  * not complete yet (call again with more); NGX_SESSION_ERROR: not RESP3, a
  * kind the connection never asks for (attributes, streamed strings), more
- * than max_len bytes or elements, nested deeper than a push carries;
- * *error is a static reason.
+ * than max_len bytes or elements (nesting is framed without recursion, so
+ * its depth is bounded by the element count only); *error is a static
+ * reason.
  *
  * An invalidate push whose key array holds anything but strings is a FLUSH:
  * when in doubt, everything changed.
