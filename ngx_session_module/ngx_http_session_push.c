@@ -616,12 +616,52 @@ ngx_http_session_push_read_handler(ngx_event_t *rev)
 }
 
 
+/*
+ * With epoll, nginx's recv() returns NGX_AGAIN without a syscall once the
+ * event's bytes were read (rev->available 0): what arrived since, but
+ * whose event the loop has not run yet, is asked of the kernel here.
+ */
+
 void
 ngx_http_session_push_sync(ngx_http_session_push_t *ch)
 {
+#if (NGX_HAVE_FIONREAD)
+    int                n;
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
+
+    if (ch->state != NGX_HTTP_SESSION_PUSH_UP) {
+        return;
+    }
+
+    c = ch->pc.connection;
+    rev = c->read;
+
+    if (!rev->ready) {
+        if (ngx_socket_nread(c->fd, &n) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, c->log, ngx_socket_errno,
+                          ngx_socket_nread_n " failed");
+            return;
+        }
+
+        if (n == 0) {
+            /* nothing pending; a close is seen by the event loop */
+            return;
+        }
+
+        rev->ready = 1;
+        rev->available = n;
+    }
+
+    ngx_http_session_push_read(ch);
+
+#else
+
     if (ch->state == NGX_HTTP_SESSION_PUSH_UP) {
         ngx_http_session_push_read(ch);
     }
+
+#endif
 }
 
 

@@ -54,7 +54,8 @@ ngx_uint_t ngx_http_session_push_watches(ngx_http_session_push_t *ch,
 
 /*
  * Takes in what the store has sent already: a change Redis reported before
- * this call is known after it (one recv() when nothing is pending).
+ * this call is known after it (one ioctl(FIONREAD) when nothing is
+ * pending).
  */
 void ngx_http_session_push_sync(ngx_http_session_push_t *ch);
 
