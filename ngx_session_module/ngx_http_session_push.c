@@ -27,7 +27,10 @@
 #include "ngx_session_push.h"
 
 
-/* the largest value read: a larger batch of keys drops the connection */
+/*
+ * The largest value held whole: a larger one (a transaction that changed
+ * thousands of keys) is skipped and taken as a change of every session
+ */
 #define NGX_HTTP_SESSION_PUSH_BUFFER    (64 * 1024)
 
 #define NGX_HTTP_SESSION_PUSH_LISTENERS  2
@@ -75,6 +78,8 @@ struct ngx_http_session_push_s {
     ngx_uint_t                        epoch;    /* changes once per up */
     ngx_uint_t                        replies;  /* handshake ones due */
     ngx_uint_t                        stable;   /* PONGs since up */
+    size_t                            skip;     /* elements of a value
+                                                   too large, to skip */
     unsigned                          ping_due:1;
     unsigned                          connecting:1;
     unsigned                          quiet:1;  /* a failure was logged */
@@ -100,6 +105,7 @@ static ngx_int_t ngx_http_session_push_send(ngx_http_session_push_t *ch,
 static void ngx_http_session_push_write_handler(ngx_event_t *wev);
 static void ngx_http_session_push_read_handler(ngx_event_t *rev);
 static void ngx_http_session_push_read(ngx_http_session_push_t *ch);
+static ngx_int_t ngx_http_session_push_values(ngx_http_session_push_t *ch);
 static ngx_int_t ngx_http_session_push_message(ngx_http_session_push_t *ch,
     ngx_session_push_msg_t *msg);
 static void ngx_http_session_push_keys(ngx_http_session_push_t *ch,
@@ -389,6 +395,7 @@ ngx_http_session_push_connect(ngx_http_session_push_t *ch)
     ch->out->pos = ch->out->start;
     ch->out->last = ch->out->start;
     ch->replies = 2;
+    ch->skip = 0;
 
     /* connect, HELLO and TRACKING together within the deadline */
     ngx_add_timer(&ch->timer, NGX_HTTP_SESSION_PUSH_HANDSHAKE);
@@ -670,15 +677,11 @@ ngx_http_session_push_sync(ngx_http_session_push_t *ch)
 static void
 ngx_http_session_push_read(ngx_http_session_push_t *ch)
 {
-    int                       rc;
-    size_t                    consumed;
-    ssize_t                   n;
-    ngx_uint_t                level;
-    ngx_buf_t                *b;
-    ngx_event_t              *rev;
-    const char               *error;
-    ngx_connection_t         *c;
-    ngx_session_push_msg_t    msg;
+    ssize_t            n;
+    ngx_uint_t         level;
+    ngx_buf_t         *b;
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
 
     c = ch->pc.connection;
     rev = c->read;
@@ -695,11 +698,31 @@ ngx_http_session_push_read(ngx_http_session_push_t *ch)
         }
 
         if (b->last == b->end) {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "session push: a value larger than %uz bytes",
-                          (size_t) NGX_HTTP_SESSION_PUSH_BUFFER);
-            ngx_http_session_push_lost(ch, 1);
-            return;
+            if (ch->skip) {
+                ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                              "session push: an element larger than %uz "
+                              "bytes from %V",
+                              (size_t) NGX_HTTP_SESSION_PUSH_BUFFER,
+                              ch->pc.name);
+                ngx_http_session_push_lost(ch, 1);
+                return;
+            }
+
+            /* a legitimate batch of keys: skipped, the connection kept */
+
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "session push: a value larger than %uz bytes from "
+                          "%V, taken as a change of every session",
+                          (size_t) NGX_HTTP_SESSION_PUSH_BUFFER, ch->pc.name);
+
+            ch->skip = 1;
+
+            if (ngx_http_session_push_values(ch) != NGX_OK) {
+                ngx_http_session_push_lost(ch, 1);
+                return;
+            }
+
+            continue;
         }
 
         n = c->recv(c, b->last, b->end - b->last);
@@ -719,35 +742,80 @@ ngx_http_session_push_read(ngx_http_session_push_t *ch)
 
         b->last += n;
 
-        for ( ;; ) {
-            rc = ngx_session_push_parse(b->pos, b->last - b->pos,
-                                        NGX_HTTP_SESSION_PUSH_BUFFER, &msg,
-                                        &consumed, &error);
-
-            if (rc == NGX_SESSION_AGAIN) {
-                break;
-            }
-
-            if (rc != NGX_SESSION_OK) {
-                ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                              "session push: invalid data from %V: %s",
-                              ch->pc.name, error);
-                ngx_http_session_push_lost(ch, 1);
-                return;
-            }
-
-            b->pos += consumed;
-
-            if (ngx_http_session_push_message(ch, &msg) != NGX_OK) {
-                ngx_http_session_push_lost(ch, 1);
-                return;
-            }
+        if (ngx_http_session_push_values(ch) != NGX_OK) {
+            ngx_http_session_push_lost(ch, 1);
+            return;
         }
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
         ngx_http_session_push_lost(ch, 1);
     }
+}
+
+
+/* handles the whole values in the buffer; NGX_ERROR: the connection is lost */
+
+static ngx_int_t
+ngx_http_session_push_values(ngx_http_session_push_t *ch)
+{
+    int                      rc;
+    size_t                   consumed;
+    ngx_buf_t               *b;
+    const char              *error;
+    ngx_connection_t        *c;
+    ngx_session_push_msg_t   msg;
+
+    c = ch->pc.connection;
+    b = ch->in;
+
+    for ( ;; ) {
+        if (ch->skip) {
+            rc = ngx_session_push_skip(b->pos, b->last - b->pos,
+                                       NGX_HTTP_SESSION_PUSH_BUFFER,
+                                       &ch->skip, &consumed, &error);
+
+            if (rc == NGX_SESSION_ERROR) {
+                goto invalid;
+            }
+
+            b->pos += consumed;
+
+            if (rc == NGX_SESSION_AGAIN) {
+                return NGX_OK;
+            }
+
+            /* whatever keys it named: any session may have changed */
+            ngx_http_session_push_tell(ch, NULL);
+            continue;
+        }
+
+        rc = ngx_session_push_parse(b->pos, b->last - b->pos,
+                                    NGX_HTTP_SESSION_PUSH_BUFFER, &msg,
+                                    &consumed, &error);
+
+        if (rc == NGX_SESSION_AGAIN) {
+            return NGX_OK;
+        }
+
+        if (rc != NGX_SESSION_OK) {
+            goto invalid;
+        }
+
+        b->pos += consumed;
+
+        if (ngx_http_session_push_message(ch, &msg) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "session push: invalid data from %V: %s",
+                  ch->pc.name, error);
+
+    return NGX_ERROR;
 }
 
 

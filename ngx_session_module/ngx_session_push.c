@@ -164,6 +164,52 @@ ngx_session_push_classify(const unsigned char *p, size_t len, size_t max_len,
 
 
 int
+ngx_session_push_skip(const unsigned char *p, size_t len, size_t max_len,
+    size_t *pending, size_t *consumed, const char **error)
+{
+    int                     rc;
+    size_t                  pos, add;
+    ngx_session_push_elt_t  elt;
+
+    pos = 0;
+
+    while (*pending) {
+        rc = ngx_session_push_elt(p + pos, len - pos, max_len, &elt, error);
+
+        if (rc == NGX_SESSION_AGAIN) {
+            *consumed = pos;
+            return NGX_SESSION_AGAIN;
+        }
+
+        if (rc != NGX_SESSION_OK) {
+            return rc;
+        }
+
+        pos += elt.size;
+        (*pending)--;
+
+        if (elt.n > 0
+            && (elt.type == '*' || elt.type == '~' || elt.type == '>'
+                || elt.type == '%'))
+        {
+            add = (size_t) elt.n * (elt.type == '%' ? 2 : 1);
+
+            if (add > ((size_t) -1) / 2 - *pending) {
+                *error = "too many elements";
+                return NGX_SESSION_ERROR;
+            }
+
+            *pending += add;
+        }
+    }
+
+    *consumed = pos;
+
+    return NGX_SESSION_OK;
+}
+
+
+int
 ngx_session_push_next_key(ngx_session_push_msg_t *msg, ngx_session_str_t *key)
 {
     const char             *error;

@@ -53,6 +53,18 @@ int ngx_session_push_parse(const unsigned char *p, size_t len,
     size_t max_len, ngx_session_push_msg_t *msg, size_t *consumed,
     const char **error);
 
+/*
+ * Skips a value too large to be held whole, one element at a time, so the
+ * connection goes on after it: *pending is the number of elements still to
+ * skip (1 at the value's start), kept between calls.  NGX_SESSION_OK: the
+ * value ended after *consumed bytes of p; NGX_SESSION_AGAIN: *consumed
+ * bytes skipped, the rest of p is an incomplete element (call again with
+ * it and more); NGX_SESSION_ERROR: not RESP3, or one element longer than
+ * max_len.
+ */
+int ngx_session_push_skip(const unsigned char *p, size_t len,
+    size_t max_len, size_t *pending, size_t *consumed, const char **error);
+
 /* the next key of an INVALIDATE message: NGX_SESSION_OK, or AGAIN at end */
 int ngx_session_push_next_key(ngx_session_push_msg_t *msg,
     ngx_session_str_t *key);

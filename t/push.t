@@ -271,4 +271,22 @@ EOF
     cmp_ok $warns, '<=', 1, 'the drop is said once at warn';
 };
 
+subtest 'one transaction of 2000 keys (an invalidate over 64 KiB)' => sub {
+    my $ngx = start_nginx($CONF, redis => $redis);
+    ok wait_for(sub { trackers($redis) == 1 }, 5), 'the push connection is up';
+    my ($id) = trackers($redis);
+    my @keys = map { sprintf 'session:{%036d}', $_ } 1 .. 2000;
+    redis_pipeline($redis->port, ['MULTI'],
+                   (map { [SET => $_, 'x'] } @keys), ['EXEC']);
+    sleep 0.5;
+    is_deeply [trackers($redis)], [$id], 'the same connection goes on';
+    like $ngx->error_log,
+         qr/\[warn\].*session push: a value larger than \d+ bytes/,
+         'logged at warn';
+    unlike $ngx->error_log, qr/\[error\]|session push: connection .* closed/,
+           'not dropped' or diag $ngx->error_log;
+    redis_cmd($redis->port, DEL => @keys);
+    $ngx->stop;
+};
+
 done_testing;
