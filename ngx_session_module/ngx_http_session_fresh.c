@@ -192,7 +192,7 @@ void
 ngx_http_session_fresh_put(ngx_http_session_fresh_t *fresh,
     ngx_http_session_fresh_ticket_t *ticket, ngx_str_t *key,
     ngx_session_str_t *owner, ngx_session_str_t *status, int64_t ttl_ms,
-    ngx_str_t *body, ngx_str_t *etag, ngx_log_t *log)
+    ngx_addr_t *peer, ngx_str_t *body, ngx_str_t *etag, ngx_log_t *log)
 {
     u_char                          *p;
     size_t                           size;
@@ -205,6 +205,13 @@ ngx_http_session_fresh_put(ngx_http_session_fresh_t *fresh,
         || ngx_http_session_fresh_overlaps(fresh, ticket, key)
         || ttl_ms == 0 || ttl_ms < -1)
     {
+        return;
+    }
+
+    if (!ngx_http_session_push_watches(fresh->push, peer)) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "session fresh: read from %V, not watched: not kept",
+                       &peer->name);
         return;
     }
 

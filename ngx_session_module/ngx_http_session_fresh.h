@@ -58,14 +58,16 @@ void ngx_http_session_fresh_ticket(ngx_http_session_fresh_t *fresh,
     ngx_http_session_fresh_ticket_t *ticket);
 
 /*
- * Keeps a rendered body read with ticket, unless a change was reported
- * since the ticket (or the connection changed): owner and status are the
- * session's fields (data NULL: absent), ttl_ms its PTTL.
+ * Keeps a rendered body read with ticket from the server peer, unless a
+ * change was reported since the ticket (or the connection changed), or
+ * peer is not the server the push connection watches (another server's
+ * changes are never reported): owner and status are the session's fields
+ * (data NULL: absent), ttl_ms its PTTL.
  */
 void ngx_http_session_fresh_put(ngx_http_session_fresh_t *fresh,
     ngx_http_session_fresh_ticket_t *ticket, ngx_str_t *key,
     ngx_session_str_t *owner, ngx_session_str_t *status, int64_t ttl_ms,
-    ngx_str_t *body, ngx_str_t *etag, ngx_log_t *log);
+    ngx_addr_t *peer, ngx_str_t *body, ngx_str_t *etag, ngx_log_t *log);
 
 
 #endif /* _NGX_HTTP_SESSION_FRESH_H_INCLUDED_ */

@@ -442,6 +442,11 @@ ngx_http_session_respond(ngx_http_request_t *r)
         break;
     }
 
+    if (ctx->wait) {
+        /* a leader's followers read now, not when this request is freed */
+        (void) ngx_http_session_wait_answer(ctx->wait);
+    }
+
     rc = ngx_http_session_send_error(r, err);
 
     ngx_http_finalize_request(r, rc);
@@ -512,7 +517,8 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_http_session_fresh_put(slcf->fresh, &ctx->ticket, &okey,
                                    &data->fields[NGX_SESSION_OWNER],
                                    &data->fields[NGX_SESSION_STATUS],
-                                   ctx->stored->ttl_ms, &body, &etag,
+                                   ctx->stored->ttl_ms, &ctx->stored->peer,
+                                   &body, &etag,
                                    r->connection->log);
     }
 

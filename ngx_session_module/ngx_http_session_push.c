@@ -27,7 +27,10 @@
 #include "ngx_session_push.h"
 
 
-/* the largest value read: a larger batch of keys drops the connection */
+/*
+ * The largest value held whole: a larger one (a transaction that changed
+ * thousands of keys) is skipped and taken as a change of every session
+ */
 #define NGX_HTTP_SESSION_PUSH_BUFFER    (64 * 1024)
 
 #define NGX_HTTP_SESSION_PUSH_LISTENERS  2
@@ -36,6 +39,8 @@
 #define NGX_HTTP_SESSION_PUSH_HANDSHAKE 1000
 #define NGX_HTTP_SESSION_PUSH_BACKOFF   100
 #define NGX_HTTP_SESSION_PUSH_BACKOFF_MAX  5000
+/* PONGs (ticks) a connection answers before it counts as stable */
+#define NGX_HTTP_SESSION_PUSH_STABLE    3
 
 #define NGX_HTTP_SESSION_PUSH_HELLO     "*2\r\n$5\r\nHELLO\r\n$1\r\n3\r\n"
 #define NGX_HTTP_SESSION_PUSH_TRACKING  "*6\r\n$6\r\nCLIENT\r\n" \
@@ -72,6 +77,9 @@ struct ngx_http_session_push_s {
     ngx_msec_t                        backoff;
     ngx_uint_t                        epoch;    /* changes once per up */
     ngx_uint_t                        replies;  /* handshake ones due */
+    ngx_uint_t                        stable;   /* PONGs since up */
+    size_t                            skip;     /* elements of a value
+                                                   too large, to skip */
     unsigned                          ping_due:1;
     unsigned                          connecting:1;
     unsigned                          quiet:1;  /* a failure was logged */
@@ -97,6 +105,7 @@ static ngx_int_t ngx_http_session_push_send(ngx_http_session_push_t *ch,
 static void ngx_http_session_push_write_handler(ngx_event_t *wev);
 static void ngx_http_session_push_read_handler(ngx_event_t *rev);
 static void ngx_http_session_push_read(ngx_http_session_push_t *ch);
+static ngx_int_t ngx_http_session_push_values(ngx_http_session_push_t *ch);
 static ngx_int_t ngx_http_session_push_message(ngx_http_session_push_t *ch,
     ngx_session_push_msg_t *msg);
 static void ngx_http_session_push_keys(ngx_http_session_push_t *ch,
@@ -246,6 +255,19 @@ ngx_http_session_push_up(ngx_http_session_push_t *ch, ngx_uint_t *epoch)
 }
 
 
+ngx_uint_t
+ngx_http_session_push_watches(ngx_http_session_push_t *ch, ngx_addr_t *peer)
+{
+    if (ch->state != NGX_HTTP_SESSION_PUSH_UP || peer->sockaddr == NULL) {
+        return 0;
+    }
+
+    return ngx_cmp_sockaddr(ch->pc.sockaddr, ch->pc.socklen, peer->sockaddr,
+                            peer->socklen, 1)
+           == NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_session_push_init_process(ngx_cycle_t *cycle)
 {
@@ -288,7 +310,11 @@ ngx_http_session_push_init_process(ngx_cycle_t *cycle)
         ch->pc.log = cycle->log;
         ch->pc.log_error = NGX_ERROR_INFO;
 
-        /* a random first wait spreads the workers' first connections */
+        /*
+         * connected at once, so a new worker can hold requests as soon as
+         * it takes them; the jitter of the backoff spreads the workers'
+         * retries after a failure
+         */
         ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
         ngx_http_session_push_connect(ch);
     }
@@ -369,6 +395,7 @@ ngx_http_session_push_connect(ngx_http_session_push_t *ch)
     ch->out->pos = ch->out->start;
     ch->out->last = ch->out->start;
     ch->replies = 2;
+    ch->skip = 0;
 
     /* connect, HELLO and TRACKING together within the deadline */
     ngx_add_timer(&ch->timer, NGX_HTTP_SESSION_PUSH_HANDSHAKE);
@@ -596,12 +623,52 @@ ngx_http_session_push_read_handler(ngx_event_t *rev)
 }
 
 
+/*
+ * With epoll, nginx's recv() returns NGX_AGAIN without a syscall once the
+ * event's bytes were read (rev->available 0): what arrived since, but
+ * whose event the loop has not run yet, is asked of the kernel here.
+ */
+
 void
 ngx_http_session_push_sync(ngx_http_session_push_t *ch)
 {
+#if (NGX_HAVE_FIONREAD)
+    int                n;
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
+
+    if (ch->state != NGX_HTTP_SESSION_PUSH_UP) {
+        return;
+    }
+
+    c = ch->pc.connection;
+    rev = c->read;
+
+    if (!rev->ready) {
+        if (ngx_socket_nread(c->fd, &n) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, c->log, ngx_socket_errno,
+                          ngx_socket_nread_n " failed");
+            return;
+        }
+
+        if (n == 0) {
+            /* nothing pending; a close is seen by the event loop */
+            return;
+        }
+
+        rev->ready = 1;
+        rev->available = n;
+    }
+
+    ngx_http_session_push_read(ch);
+
+#else
+
     if (ch->state == NGX_HTTP_SESSION_PUSH_UP) {
         ngx_http_session_push_read(ch);
     }
+
+#endif
 }
 
 
@@ -610,15 +677,11 @@ ngx_http_session_push_sync(ngx_http_session_push_t *ch)
 static void
 ngx_http_session_push_read(ngx_http_session_push_t *ch)
 {
-    int                       rc;
-    size_t                    consumed;
-    ssize_t                   n;
-    ngx_uint_t                level;
-    ngx_buf_t                *b;
-    ngx_event_t              *rev;
-    const char               *error;
-    ngx_connection_t         *c;
-    ngx_session_push_msg_t    msg;
+    ssize_t            n;
+    ngx_uint_t         level;
+    ngx_buf_t         *b;
+    ngx_event_t       *rev;
+    ngx_connection_t  *c;
 
     c = ch->pc.connection;
     rev = c->read;
@@ -635,11 +698,31 @@ ngx_http_session_push_read(ngx_http_session_push_t *ch)
         }
 
         if (b->last == b->end) {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "session push: a value larger than %uz bytes",
-                          (size_t) NGX_HTTP_SESSION_PUSH_BUFFER);
-            ngx_http_session_push_lost(ch, 1);
-            return;
+            if (ch->skip) {
+                ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                              "session push: an element larger than %uz "
+                              "bytes from %V",
+                              (size_t) NGX_HTTP_SESSION_PUSH_BUFFER,
+                              ch->pc.name);
+                ngx_http_session_push_lost(ch, 1);
+                return;
+            }
+
+            /* a legitimate batch of keys: skipped, the connection kept */
+
+            ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                          "session push: a value larger than %uz bytes from "
+                          "%V, taken as a change of every session",
+                          (size_t) NGX_HTTP_SESSION_PUSH_BUFFER, ch->pc.name);
+
+            ch->skip = 1;
+
+            if (ngx_http_session_push_values(ch) != NGX_OK) {
+                ngx_http_session_push_lost(ch, 1);
+                return;
+            }
+
+            continue;
         }
 
         n = c->recv(c, b->last, b->end - b->last);
@@ -659,35 +742,80 @@ ngx_http_session_push_read(ngx_http_session_push_t *ch)
 
         b->last += n;
 
-        for ( ;; ) {
-            rc = ngx_session_push_parse(b->pos, b->last - b->pos,
-                                        NGX_HTTP_SESSION_PUSH_BUFFER, &msg,
-                                        &consumed, &error);
-
-            if (rc == NGX_SESSION_AGAIN) {
-                break;
-            }
-
-            if (rc != NGX_SESSION_OK) {
-                ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                              "session push: invalid data from %V: %s",
-                              ch->pc.name, error);
-                ngx_http_session_push_lost(ch, 1);
-                return;
-            }
-
-            b->pos += consumed;
-
-            if (ngx_http_session_push_message(ch, &msg) != NGX_OK) {
-                ngx_http_session_push_lost(ch, 1);
-                return;
-            }
+        if (ngx_http_session_push_values(ch) != NGX_OK) {
+            ngx_http_session_push_lost(ch, 1);
+            return;
         }
     }
 
     if (ngx_handle_read_event(rev, 0) != NGX_OK) {
         ngx_http_session_push_lost(ch, 1);
     }
+}
+
+
+/* handles the whole values in the buffer; NGX_ERROR: the connection is lost */
+
+static ngx_int_t
+ngx_http_session_push_values(ngx_http_session_push_t *ch)
+{
+    int                      rc;
+    size_t                   consumed;
+    ngx_buf_t               *b;
+    const char              *error;
+    ngx_connection_t        *c;
+    ngx_session_push_msg_t   msg;
+
+    c = ch->pc.connection;
+    b = ch->in;
+
+    for ( ;; ) {
+        if (ch->skip) {
+            rc = ngx_session_push_skip(b->pos, b->last - b->pos,
+                                       NGX_HTTP_SESSION_PUSH_BUFFER,
+                                       &ch->skip, &consumed, &error);
+
+            if (rc == NGX_SESSION_ERROR) {
+                goto invalid;
+            }
+
+            b->pos += consumed;
+
+            if (rc == NGX_SESSION_AGAIN) {
+                return NGX_OK;
+            }
+
+            /* whatever keys it named: any session may have changed */
+            ngx_http_session_push_tell(ch, NULL);
+            continue;
+        }
+
+        rc = ngx_session_push_parse(b->pos, b->last - b->pos,
+                                    NGX_HTTP_SESSION_PUSH_BUFFER, &msg,
+                                    &consumed, &error);
+
+        if (rc == NGX_SESSION_AGAIN) {
+            return NGX_OK;
+        }
+
+        if (rc != NGX_SESSION_OK) {
+            goto invalid;
+        }
+
+        b->pos += consumed;
+
+        if (ngx_http_session_push_message(ch, &msg) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+invalid:
+
+    ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                  "session push: invalid data from %V: %s",
+                  ch->pc.name, error);
+
+    return NGX_ERROR;
 }
 
 
@@ -721,9 +849,8 @@ ngx_http_session_push_message(ngx_http_session_push_t *ch,
 
             ch->state = NGX_HTTP_SESSION_PUSH_UP;
             ch->epoch++;
-            ch->quiet = 0;
-            ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
             ch->ping_due = 0;
+            ch->stable = 0;
 
             ngx_log_error(NGX_LOG_INFO, log, 0,
                           "session push: tracking changes on %V",
@@ -739,6 +866,19 @@ ngx_http_session_push_message(ngx_http_session_push_t *ch,
 
         /* PONG */
         ch->ping_due = 0;
+
+        /*
+         * only a connection that stayed up resets the backoff and the
+         * logging: a server that accepts and then drops is retried ever
+         * later, and said once
+         */
+        if (ch->stable < NGX_HTTP_SESSION_PUSH_STABLE
+            && ++ch->stable == NGX_HTTP_SESSION_PUSH_STABLE)
+        {
+            ch->quiet = 0;
+            ch->backoff = NGX_HTTP_SESSION_PUSH_BACKOFF;
+        }
+
         return NGX_OK;
 
     case NGX_SESSION_PUSH_INVALIDATE:

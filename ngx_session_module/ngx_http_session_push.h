@@ -45,10 +45,17 @@ void *ngx_http_session_push_listener(ngx_http_session_push_t *ch,
 ngx_uint_t ngx_http_session_push_up(ngx_http_session_push_t *ch,
     ngx_uint_t *epoch);
 
+/*
+ * The connection is up, to the server at peer: changes of what that
+ * server holds are reported, and of no other's: 1, else 0.
+ */
+ngx_uint_t ngx_http_session_push_watches(ngx_http_session_push_t *ch,
+    ngx_addr_t *peer);
 
 /*
  * Takes in what the store has sent already: a change Redis reported before
- * this call is known after it (one recv() when nothing is pending).
+ * this call is known after it (one ioctl(FIONREAD) when nothing is
+ * pending).
  */
 void ngx_http_session_push_sync(ngx_http_session_push_t *ch);
 

@@ -291,6 +291,7 @@ ngx_http_session_store_later(ngx_event_t *ev)
 
     rd->result.outcome = NGX_HTTP_SESSION_PENDING;
     rd->reply_seen = 0;
+    rd->result.peer.sockaddr = NULL;
     rd->raw.data = NULL;
     rd->raw.len = 0;
 
@@ -560,6 +561,13 @@ ngx_http_session_redis_process_header(ngx_http_request_t *r)
 
     len = u->buffer.last - u->buffer.pos;
     rd->reply_seen = 1;
+
+    /* the upstream forgets its peer as it ends: the fresh index asks */
+    rd->result.peer.sockaddr = u->peer.sockaddr;
+    rd->result.peer.socklen = u->peer.socklen;
+    if (u->peer.name) {
+        rd->result.peer.name = *u->peer.name;
+    }
 
     /* a cluster's own commands went first: their replies, "+OK" each */
     skip = ngx_http_session_cluster_prefix(r) * (sizeof("+OK\r\n") - 1);

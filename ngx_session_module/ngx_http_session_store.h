@@ -45,6 +45,8 @@ typedef struct {
                                                the PTTL if any */
     int64_t                          ttl_ms; /* ttl: the hash's PTTL (-1:
                                                 none, -2: no hash) */
+    ngx_addr_t                       peer;  /* the server that answered
+                                               (sockaddr NULL: none) */
 } ngx_http_session_store_result_t;
 
 

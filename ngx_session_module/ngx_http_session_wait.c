@@ -20,6 +20,7 @@
 
 
 #include "ngx_http_session_wait.h"
+#include "ngx_http_session_check.h"
 #include "ngx_http_session_push.h"
 #include "ngx_http_session_metrics.h"
 #include "ngx_session_push.h"
@@ -76,6 +77,7 @@ static void ngx_http_session_wait_unpark(ngx_http_session_wait_t *w);
 static void ngx_http_session_wait_release(ngx_http_session_wait_t *w);
 static void ngx_http_session_wait_handler(ngx_event_t *ev);
 static void ngx_http_session_wait_cleanup(void *data);
+static ngx_uint_t ngx_http_session_wait_any(ngx_table_elt_t *inm);
 
 
 static ngx_str_t  ngx_http_session_prefer = ngx_string("Prefer");
@@ -120,6 +122,35 @@ ngx_http_session_wait_conf(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *uscf,
 }
 
 
+/*
+ * "If-None-Match: *" matches every ETag: a change would re-park the
+ * request each time, holding it for the whole wait; it is answered at once.
+ */
+
+static ngx_uint_t
+ngx_http_session_wait_any(ngx_table_elt_t *inm)
+{
+    u_char  *p, *last;
+
+    if (inm == NULL) {
+        return 0;
+    }
+
+    p = inm->value.data;
+    last = p + inm->value.len;
+
+    while (p < last && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    while (last > p && (last[-1] == ' ' || last[-1] == '\t')) {
+        last--;
+    }
+
+    return last - p == 1 && *p == '*';
+}
+
+
 ngx_msec_t
 ngx_http_session_wait_prefer(ngx_http_request_t *r)
 {
@@ -127,6 +158,10 @@ ngx_http_session_wait_prefer(ngx_http_request_t *r)
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
+
+    if (ngx_http_session_wait_any(r->headers_in.if_none_match)) {
+        return 0;
+    }
 
     part = &r->headers_in.headers.part;
     h = part->elts;
@@ -149,7 +184,10 @@ ngx_http_session_wait_prefer(ngx_http_request_t *r)
             && ngx_session_prefer_wait(h[i].value.data, h[i].value.len, &secs)
                == NGX_SESSION_OK)
         {
-            /* bounded by the parser: no overflow */
+            /* the longest session_result_wait_max first: a 32-bit
+               ngx_msec_t would wrap */
+            secs = ngx_min(secs, ngx_http_session_check_wait_max.high / 1000);
+
             return (ngx_msec_t) secs * 1000;
         }
     }

@@ -23,6 +23,8 @@ static int ngx_session_push_elt(const unsigned char *p, size_t len,
     size_t max_len, ngx_session_push_elt_t *elt, const char **error);
 static int ngx_session_push_number(const unsigned char *p, size_t len,
     size_t max_len, int64_t *n);
+static int ngx_session_push_pending(ngx_session_push_elt_t *elt,
+    size_t *pending, size_t limit, const char **error);
 static int ngx_session_push_is_string(ngx_session_push_elt_t *elt);
 static void ngx_session_push_classify(const unsigned char *p, size_t len,
     size_t max_len, ngx_session_push_msg_t *msg);
@@ -53,18 +55,11 @@ ngx_session_push_parse(const unsigned char *p, size_t len, size_t max_len,
         }
 
         pos += elt.size;
-        pending--;
 
-        if (elt.n > 0
-            && (elt.type == '*' || elt.type == '~' || elt.type == '>'
-                || elt.type == '%'))
+        if (ngx_session_push_pending(&elt, &pending, max_len, error)
+            != NGX_SESSION_OK)
         {
-            pending += (size_t) elt.n * (elt.type == '%' ? 2 : 1);
-
-            if (pending > max_len) {
-                *error = "too many elements";
-                return NGX_SESSION_ERROR;
-            }
+            return NGX_SESSION_ERROR;
         }
     }
 
@@ -164,6 +159,43 @@ ngx_session_push_classify(const unsigned char *p, size_t len, size_t max_len,
 
 
 int
+ngx_session_push_skip(const unsigned char *p, size_t len, size_t max_len,
+    size_t *pending, size_t *consumed, const char **error)
+{
+    int                     rc;
+    size_t                  pos;
+    ngx_session_push_elt_t  elt;
+
+    pos = 0;
+
+    while (*pending) {
+        rc = ngx_session_push_elt(p + pos, len - pos, max_len, &elt, error);
+
+        if (rc == NGX_SESSION_AGAIN) {
+            *consumed = pos;
+            return NGX_SESSION_AGAIN;
+        }
+
+        if (rc != NGX_SESSION_OK) {
+            return rc;
+        }
+
+        pos += elt.size;
+
+        if (ngx_session_push_pending(&elt, pending, ((size_t) -1) / 4, error)
+            != NGX_SESSION_OK)
+        {
+            return NGX_SESSION_ERROR;
+        }
+    }
+
+    *consumed = pos;
+
+    return NGX_SESSION_OK;
+}
+
+
+int
 ngx_session_push_next_key(ngx_session_push_msg_t *msg, ngx_session_str_t *key)
 {
     const char             *error;
@@ -221,6 +253,33 @@ ngx_session_push_key_id(const unsigned char *key, size_t len,
 
     id->data = key + prefix_len + 1;
     id->len = i - prefix_len - 1;
+
+    return NGX_SESSION_OK;
+}
+
+
+/*
+ * An element was framed: one fewer to go, and an aggregate adds its own
+ * (a map two per entry); more than limit still to go is refused.
+ */
+
+static int
+ngx_session_push_pending(ngx_session_push_elt_t *elt, size_t *pending,
+    size_t limit, const char **error)
+{
+    (*pending)--;
+
+    if (elt->n > 0
+        && (elt->type == '*' || elt->type == '~' || elt->type == '>'
+            || elt->type == '%'))
+    {
+        *pending += (size_t) elt->n * (elt->type == '%' ? 2 : 1);
+
+        if (*pending > limit) {
+            *error = "too many elements";
+            return NGX_SESSION_ERROR;
+        }
+    }
 
     return NGX_SESSION_OK;
 }

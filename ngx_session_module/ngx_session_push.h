@@ -42,8 +42,9 @@ typedef struct {
  * value, *consumed bytes long, described in *msg; NGX_SESSION_AGAIN: it is
  * not complete yet (call again with more); NGX_SESSION_ERROR: not RESP3, a
  * kind the connection never asks for (attributes, streamed strings), more
- * than max_len bytes or elements, nested deeper than a push carries;
- * *error is a static reason.
+ * than max_len bytes or elements (nesting is framed without recursion, so
+ * its depth is bounded by the element count only); *error is a static
+ * reason.
  *
  * An invalidate push whose key array holds anything but strings is a FLUSH:
  * when in doubt, everything changed.
@@ -51,6 +52,18 @@ typedef struct {
 int ngx_session_push_parse(const unsigned char *p, size_t len,
     size_t max_len, ngx_session_push_msg_t *msg, size_t *consumed,
     const char **error);
+
+/*
+ * Skips a value too large to be held whole, one element at a time, so the
+ * connection goes on after it: *pending is the number of elements still to
+ * skip (1 at the value's start), kept between calls.  NGX_SESSION_OK: the
+ * value ended after *consumed bytes of p; NGX_SESSION_AGAIN: *consumed
+ * bytes skipped, the rest of p is an incomplete element (call again with
+ * it and more); NGX_SESSION_ERROR: not RESP3, or one element longer than
+ * max_len.
+ */
+int ngx_session_push_skip(const unsigned char *p, size_t len,
+    size_t max_len, size_t *pending, size_t *consumed, const char **error);
 
 /* the next key of an INVALIDATE message: NGX_SESSION_OK, or AGAIN at end */
 int ngx_session_push_next_key(ngx_session_push_msg_t *msg,

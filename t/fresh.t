@@ -189,6 +189,34 @@ EOF
     $fake->stop;
 };
 
+subtest 'a read from a server the push connection does not watch is not kept' => sub {
+    # the push connection is on the first server line (a); round-robin
+    # weights send nearly every read to b, whose changes are never reported
+    my $b = start_redis();
+    my $n = start_nginx(<<"EOF", http => <<"HTTP");
+        location /api/session/result/ {
+            session_result_pass two;
+        }
+EOF
+        upstream two {
+            server 127.0.0.1:@{[ $redis->port ]} weight=1;
+            server 127.0.0.1:@{[ $b->port ]} weight=100;
+        }
+HTTP
+    ok wait_for(sub { trackers() == 2 }, 5), 'the push connection is on a';
+    for my $port ($redis->port, $b->port) {
+        redis_pipeline($port, [DEL => 'session:{w1}'],
+                       [HSET => 'session:{w1}', status => 'PENDING']);
+    }
+    like http_get($n->port, "$P/w1")->{body}, qr/PENDING/, 'read from b';
+    redis_cmd($b->port, HSET => 'session:{w1}', status => 'COMPLETED');
+    sleep 0.2;
+    like http_get($n->port, "$P/w1")->{body}, qr/COMPLETED/,
+         'b changed: the change is served, not a kept body';
+    $n->stop;
+    $b->stop;
+};
+
 ok error_log_clean($ngx), 'error log clean';
 
 done_testing;

@@ -233,4 +233,60 @@ HTTP
     $backup->stop;
 };
 
+subtest 'a server that accepts the handshake then drops: backoff grows' => sub {
+    # answers HELLO and CLIENT TRACKING, then closes at once: before the
+    # fix the backoff was reset by each handshake, a retry every 50-100 ms
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', Listen => 16,
+                                  Proto => 'tcp', ReuseAddr => 1)
+        or die "listen: $!";
+    my $log = SessionTest::tmpdir() . '/flap.log';
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        while (my $c = $l->accept) {
+            open my $fh, '>>', $log; syswrite $fh, "c\n"; close $fh;
+            my $buf = '';
+            while ($buf !~ /TRACKING.*\r\n.*\r\n.*\r\n.*\r\n.*\r\n/s) {
+                sysread($c, $buf, 4096, length $buf) or last;
+            }
+            syswrite $c, "%0\r\n+OK\r\n";
+            sleep 0.05;
+            close $c;
+        }
+        POSIX::_exit(0);
+    }
+    my $port = $l->sockport;
+    close $l;
+    my $ngx = start_nginx(<<"EOF");
+        location /api/session/result/ {
+            session_result_pass 127.0.0.1:$port;
+        }
+EOF
+    sleep 3;
+    $ngx->stop;
+    kill 'KILL', $pid;
+    waitpid $pid, 0;
+    my $n = () = SessionTest::_slurp($log) =~ /c/g;
+    cmp_ok $n, '<=', 8, "connections in 3 s: $n (a growing backoff)";
+    my $warns = () = $ngx->error_log =~ /\[warn\].*session push/g;
+    cmp_ok $warns, '<=', 1, 'the drop is said once at warn';
+};
+
+subtest 'one transaction of 2000 keys (an invalidate over 64 KiB)' => sub {
+    my $ngx = start_nginx($CONF, redis => $redis);
+    ok wait_for(sub { trackers($redis) == 1 }, 5), 'the push connection is up';
+    my ($id) = trackers($redis);
+    my @keys = map { sprintf 'session:{%036d}', $_ } 1 .. 2000;
+    redis_pipeline($redis->port, ['MULTI'],
+                   (map { [SET => $_, 'x'] } @keys), ['EXEC']);
+    sleep 0.5;
+    is_deeply [trackers($redis)], [$id], 'the same connection goes on';
+    like $ngx->error_log,
+         qr/\[warn\].*session push: a value larger than \d+ bytes/,
+         'logged at warn';
+    unlike $ngx->error_log, qr/\[error\]|session push: connection .* closed/,
+           'not dropped' or diag $ngx->error_log;
+    redis_cmd($redis->port, DEL => @keys);
+    $ngx->stop;
+};
+
 done_testing;

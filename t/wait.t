@@ -116,6 +116,14 @@ subtest 'session_result_wait_max caps the wait' => sub {
     is $r->{status}, 304, 'status 304';
     cmp_ok $dt, '>=', 0.9, 'held for the 1 s cap';
     cmp_ok $dt, '<', 2.5, 'not for the 30 s asked';
+    # 999999999 s in ms does not fit 32 bits: clamped before the product
+    $t = time;
+    $r = http_get($port, "/capped/c1", 'If-None-Match' => $etag,
+                  Prefer => 'wait=999999999');
+    $dt = time - $t;
+    is $r->{status}, 304, 'the largest wait parsed: 304';
+    cmp_ok $dt, '>=', 0.9, 'held for the 1 s cap';
+    cmp_ok $dt, '<', 2.5, 'no more';
 };
 
 run_cases([
@@ -128,6 +136,9 @@ run_cases([
       h => sub { ('If-None-Match' => '"other"', Prefer => 'wait=5') } },
     { name => 'no Prefer: wait', path => "$P/n1", status => 304,
       h => sub { ('If-None-Match' => $_[0]) } },
+    { name => 'If-None-Match: * (matches every ETag)', path => "$P/n1",
+      status => 304,
+      h => sub { ('If-None-Match' => '*', Prefer => 'wait=5') } },
     { name => 'Prefer: wait=0', path => "$P/n1", status => 304,
       h => sub { ('If-None-Match' => $_[0], Prefer => 'wait=0') } },
     { name => 'Prefer: wait=abc', path => "$P/n1", status => 304,

@@ -3,8 +3,8 @@
  * The push connection's RESP3 framing, as the read handler drives it: the
  * first byte chooses how many bytes each read adds, the rest is the stream
  * from the store.  Every value framed is walked (keys, ids); a prefix of a
- * value is never taken for a whole one; the Prefer parser gets the bytes
- * too.
+ * value is never taken for a whole one; the same bytes are skipped as a
+ * value too large to hold is; the Prefer parser gets them too.
  */
 
 
@@ -21,7 +21,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     int                     rc;
-    size_t                  pos, avail, step, consumed;
+    size_t                  pos, avail, step, consumed, pending;
     uint64_t                secs;
     const char             *error;
     ngx_session_str_t       key, id;
@@ -61,8 +61,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
 
             if (rc != NGX_SESSION_OK) {
-                free(buf);
-                return 0;
+                goto skip;
             }
 
             if (consumed == 0 || consumed > avail - pos) {
@@ -83,6 +82,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
 
         if (avail == size) {
+            break;
+        }
+    }
+
+skip:
+
+    /* the same stream skipped value by value, as one too large to hold */
+
+    pos = 0;
+    avail = 0;
+    pending = 1;
+
+    while (pos < size) {
+        avail = (avail + step < size) ? avail + step : size;
+
+        rc = ngx_session_push_skip(buf + pos, avail - pos, FUZZ_MAX_LEN,
+                                   &pending, &consumed, &error);
+
+        if (rc == NGX_SESSION_ERROR) {
+            break;
+        }
+
+        if (consumed > avail - pos || (rc == NGX_SESSION_OK && consumed == 0))
+        {
+            abort();
+        }
+
+        pos += consumed;
+
+        if (rc == NGX_SESSION_OK) {
+            pending = 1;
+
+        } else if (avail == size) {
             break;
         }
     }

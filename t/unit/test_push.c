@@ -296,6 +296,89 @@ test_prefer(void)
 }
 
 
+/*
+ * A value too large to hold (an invalidate of 2000 keys): skipped in
+ * pieces of any size, the bytes after it left alone; an element longer
+ * than max_len, or bytes that are not RESP3, refused.
+ */
+
+static void
+test_skip(void)
+{
+    int          rc, whole;
+    char        *in, *p;
+    size_t       i, len, pos, step, pending, consumed, got;
+    const char  *error;
+
+    in = malloc(2000 * 64 + 128);
+    p = in;
+    p += sprintf(p, ">2\r\n$10\r\ninvalidate\r\n*2000\r\n");
+
+    for (i = 0; i < 2000; i++) {
+        p += sprintf(p, "$46\r\nsession:{%036zu}\r\n", i);
+    }
+
+    len = p - in;
+    p += sprintf(p, "+PONG\r\n");
+
+    ok(len > 64 * 1024, "2000 keys: %zu bytes, more than 64 KiB", len);
+
+    for (step = 1; step <= 8192; step *= 8) {
+        pending = 1;
+        pos = 0;
+        whole = 1;
+        rc = NGX_SESSION_AGAIN;
+
+        /* the window: what is left of the last piece plus step more */
+        for (got = 0; rc == NGX_SESSION_AGAIN && got < len + step; ) {
+            got = (got + step < len) ? got + step : len;
+
+            free(buf);
+            buf = malloc(got - pos ? got - pos : 1);
+            memcpy(buf, in + pos, got - pos);
+
+            rc = ngx_session_push_skip(buf, got - pos, MAX_LEN, &pending,
+                                       &consumed, &error);
+            if (rc == NGX_SESSION_ERROR) {
+                whole = 0;
+                break;
+            }
+
+            pos += consumed;
+
+            if (got == len && rc == NGX_SESSION_AGAIN) {
+                whole = 0;
+                break;
+            }
+        }
+
+        ok(whole && rc == NGX_SESSION_OK && pos == len && pending == 0,
+           "skipped in pieces of %zu bytes, up to the end of the value", step);
+    }
+
+    /* the value and what follows at once: only the value */
+    pending = 1;
+    free(buf);
+    buf = malloc(p - in);
+    memcpy(buf, in, p - in);
+    rc = ngx_session_push_skip(buf, p - in, MAX_LEN, &pending, &consumed,
+                               &error);
+    ok(rc == NGX_SESSION_OK && consumed == len, "the next value is left");
+
+    pending = 1;
+    rc = ngx_session_push_skip((const unsigned char *) "$5000\r\n", 7,
+                               MAX_LEN, &pending, &consumed, &error);
+    is_int(rc, NGX_SESSION_ERROR, "an element longer than max_len: refused");
+
+    pending = 1;
+    rc = ngx_session_push_skip((const unsigned char *) "hello\r\n", 7,
+                               MAX_LEN, &pending, &consumed, &error);
+    is_int(rc, NGX_SESSION_ERROR, "not RESP3: refused");
+
+    free(in);
+}
+
+
 int
 main(void)
 {
@@ -304,6 +387,7 @@ main(void)
     test_refused();
     test_key_id();
     test_prefer();
+    test_skip();
 
     free(buf);
 
