@@ -230,7 +230,8 @@ ngx_http_session_store_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
  * The cluster cannot serve the slot now (TRYAGAIN, CLUSTERDOWN, still
  * redirected after the upstream's attempts): a fresh read after a delay
  * (25 ms, doubled each time up to 200 ms), while
- * session_result_read_timeout since the first read allows.  The caller's request waits doing nothing meanwhile.
+ * session_result_read_timeout since the first read allows.  The caller's
+ * request waits doing nothing meanwhile.
  */
 
 static ngx_int_t

@@ -23,7 +23,8 @@
 
 /* ngx_session_jwt_policy_t.types; 0 means both */
 #define NGX_SESSION_JWT_TYPE_JWT     0x01    /* no "typ", or "JWT" */
-#define NGX_SESSION_JWT_TYPE_AT_JWT  0x02    /* "at+jwt", "application/at+jwt" */
+/* "at+jwt", "application/at+jwt" */
+#define NGX_SESSION_JWT_TYPE_AT_JWT  0x02
 #define NGX_SESSION_JWT_TYPE_ALL     0x03
 
 
