@@ -28,12 +28,35 @@
 #define STOPS   "*1\r\n$2\r\n{}\r\n"
 
 
+/* what the decoder took, freed by each start() as a request's pool would */
+static void     *allocs[1024];
+static unsigned  nallocs;
+
+
 static void *
 test_alloc(void *pool, size_t size)
 {
+    void  *p;
+
     (void) pool;
 
-    return malloc(size);
+    if (nallocs == sizeof(allocs) / sizeof(allocs[0])) {
+        return NULL;
+    }
+
+    p = malloc(size);
+    allocs[nallocs++] = p;
+
+    return p;
+}
+
+
+static void
+test_free_all(void)
+{
+    while (nallocs) {
+        free(allocs[--nallocs]);
+    }
 }
 
 
@@ -47,6 +70,7 @@ static ngx_session_data_t   out;
 static void
 start(const char *reply, size_t len, const char *owner)
 {
+    test_free_all();
     free(buf);
     buf = malloc(len ? len : 1);
     memcpy(buf, reply, len);
@@ -139,6 +163,7 @@ main(void)
     is_int(run(S(noexec), NULL, &consumed), NGX_SESSION_ERROR,
            "an EXEC reply without the PTTL");
 
+    test_free_all();
     free(buf);
 
     return tap_done();
