@@ -76,6 +76,7 @@ static ngx_http_session_fresh_entry_t *ngx_http_session_fresh_lookup(
 static void ngx_http_session_fresh_drop(ngx_http_session_fresh_t *fresh,
     ngx_http_session_fresh_entry_t *e);
 static void ngx_http_session_fresh_drop_all(ngx_http_session_fresh_t *fresh);
+static void ngx_http_session_fresh_cleanup(void *data);
 static u_char *ngx_http_session_fresh_copy(ngx_str_t *dst, u_char *p,
     u_char *src, size_t len);
 
@@ -84,6 +85,7 @@ ngx_http_session_fresh_t *
 ngx_http_session_fresh_conf(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *uscf,
     ngx_str_t *prefix, size_t size)
 {
+    ngx_pool_cleanup_t        *cln;
     ngx_http_session_push_t   *push;
     ngx_http_session_fresh_t  *fresh;
 
@@ -102,6 +104,16 @@ ngx_http_session_fresh_conf(ngx_conf_t *cf, ngx_http_upstream_srv_conf_t *uscf,
     if (fresh == NULL) {
         return NULL;
     }
+
+    /* a worker's entries are malloc()ed: freed with the cycle at its exit */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_session_fresh_cleanup;
+    cln->data = fresh;
 
     fresh->push = push;
     fresh->max = size;
@@ -403,6 +415,13 @@ ngx_http_session_fresh_drop_all(ngx_http_session_fresh_t *fresh)
         ngx_http_session_fresh_drop(fresh,
                    ngx_queue_data(q, ngx_http_session_fresh_entry_t, lru));
     }
+}
+
+
+static void
+ngx_http_session_fresh_cleanup(void *data)
+{
+    ngx_http_session_fresh_drop_all(data);
 }
 
 
