@@ -58,7 +58,7 @@ $(BUILD)/unit/test_resp: t/unit/test_resp.c t/unit/tap.h $(SOURCES)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
 	    ngx_session_module/ngx_session_data.c
 
-$(BUILD)/unit/test_owner: t/unit/test_owner.c t/unit/tap.h $(SOURCES)
+$(BUILD)/unit/test_owner: t/unit/test_owner.c t/unit/tap.h t/unit/alloc.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
 	    ngx_session_module/ngx_session_data.c
@@ -67,7 +67,7 @@ $(BUILD)/unit/test_push: t/unit/test_push.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_push.c
 
-$(BUILD)/unit/test_ttl: t/unit/test_ttl.c t/unit/tap.h $(SOURCES)
+$(BUILD)/unit/test_ttl: t/unit/test_ttl.c t/unit/tap.h t/unit/alloc.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_resp.c \
 	    ngx_session_module/ngx_session_data.c

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "alloc.h"
 #include "ngx_session_resp.h"
 
 
@@ -26,40 +27,6 @@
 #define STOPS     "*1\r\n$2\r\n{}\r\n"
 
 
-static unsigned  nalloc;
-
-/* what the decoder took, freed by each run as a request's pool would be */
-static void     *allocs[1024];
-static unsigned  nallocs;
-
-
-static void *
-test_alloc(void *pool, size_t size)
-{
-    void  *p;
-
-    (void) pool;
-
-    nalloc++;
-
-    if (nallocs == sizeof(allocs) / sizeof(allocs[0])) {
-        return NULL;
-    }
-
-    p = malloc(size);
-    allocs[nallocs++] = p;
-
-    return p;
-}
-
-
-static void
-test_free_all(void)
-{
-    while (nallocs) {
-        free(allocs[--nallocs]);
-    }
-}
 
 
 typedef struct {

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "alloc.h"
 #include "ngx_session_resp.h"
 
 
@@ -28,36 +29,6 @@
 #define STOPS   "*1\r\n$2\r\n{}\r\n"
 
 
-/* what the decoder took, freed by each start() as a request's pool would */
-static void     *allocs[1024];
-static unsigned  nallocs;
-
-
-static void *
-test_alloc(void *pool, size_t size)
-{
-    void  *p;
-
-    (void) pool;
-
-    if (nallocs == sizeof(allocs) / sizeof(allocs[0])) {
-        return NULL;
-    }
-
-    p = malloc(size);
-    allocs[nallocs++] = p;
-
-    return p;
-}
-
-
-static void
-test_free_all(void)
-{
-    while (nallocs) {
-        free(allocs[--nallocs]);
-    }
-}
 
 
 static unsigned char  *buf;
