@@ -54,6 +54,8 @@ static ngx_int_t ngx_http_session_digest(ngx_http_request_t *r,
 static ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
     ngx_str_t *etag);
+static ngx_int_t ngx_http_session_shared_get(ngx_http_request_t *r,
+    u_char *key, ngx_str_t *body, ngx_str_t *etag);
 static void ngx_http_session_cache_put(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
     ngx_str_t *etag);
@@ -315,13 +317,22 @@ ngx_http_session_fresh(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     rc = ngx_http_session_fresh_get(r, slcf->fresh, &options, owner, &hit);
 
+    /* the body kept once per machine: found there by its key, or evicted */
+
+    if (rc == NGX_OK && hit.ref) {
+        rc = ngx_http_session_shared_get(r, hit.ref, &hit.body, &hit.etag);
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_FRESH,
+                                   rc == NGX_OK);
+
     if (rc == NGX_DECLINED) {
         ngx_http_session_fresh_ticket(slcf->fresh, &ctx->ticket);
         return NGX_DECLINED;
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* to SPEC 8 and the logs, one body cache; this hit saved the read too */
@@ -511,7 +522,9 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_http_session_cache_put(r, ctx, &options, &body, &etag);
     }
 
-    if (slcf->fresh) {
+    /* with the shared cache, the index finds the body by its key there */
+
+    if (slcf->fresh && (smcf->body_zone == NULL || ctx->keyed)) {
         data = ctx->stored->data;
 
         ngx_http_session_fresh_put(slcf->fresh, &ctx->ticket, &okey,
@@ -519,6 +532,7 @@ ngx_http_session_send_found(ngx_http_request_t *r,
                                    &data->fields[NGX_SESSION_STATUS],
                                    ctx->stored->ttl_ms, &ctx->stored->peer,
                                    &body, &etag,
+                                   smcf->body_zone ? ctx->key : NULL,
                                    r->connection->log);
     }
 
@@ -751,8 +765,6 @@ static ngx_int_t
 ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_session_str_t *options, ngx_str_t *body, ngx_str_t *etag)
 {
-    ngx_int_t                      rc;
-    ngx_str_t                      v;
     ngx_session_str_t              digest, cbody, cetag;
     ngx_http_session_main_conf_t  *smcf;
 
@@ -764,23 +776,7 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     }
 
     if (smcf->body_zone) {
-        rc = ngx_http_session_zone_get(smcf->body_zone, ctx->key, 0, r->pool,
-                                       &v);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        /* written by cache_put alone; checked all the same */
-        if (v.len == 0 || (size_t) v.data[0] + 1 > v.len) {
-            return NGX_DECLINED;
-        }
-
-        etag->data = v.data + 1;
-        etag->len = v.data[0];
-        body->data = etag->data + etag->len;
-        body->len = v.len - 1 - etag->len;
-
-        return NGX_OK;
+        return ngx_http_session_shared_get(r, ctx->key, body, etag);
     }
 
     digest.data = ctx->key;
@@ -804,6 +800,40 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     etag->data = body->data + body->len;
     etag->len = cetag.len;
     ngx_memcpy(etag->data, cetag.data, cetag.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The shared cache's entry under key, written by cache_put alone: the
+ * ETag's length, the ETag, the body.  NGX_DECLINED: none (or evicted).
+ */
+
+static ngx_int_t
+ngx_http_session_shared_get(ngx_http_request_t *r, u_char *key,
+    ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      v;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    rc = ngx_http_session_zone_get(smcf->body_zone, key, 0, r->pool, &v);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* checked all the same */
+    if (v.len == 0 || (size_t) v.data[0] + 1 > v.len) {
+        return NGX_DECLINED;
+    }
+
+    etag->data = v.data + 1;
+    etag->len = v.data[0];
+    body->data = etag->data + etag->len;
+    body->len = v.len - 1 - etag->len;
 
     return NGX_OK;
 }
