@@ -335,6 +335,12 @@ ngx_http_session_fresh(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     if (rc == NGX_OK && hit.ref) {
         rc = ngx_http_session_shared_get(r, hit.ref, &hit.body, &hit.etag);
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session result: fresh index hit, its body "
+                           "evicted from the shared cache: a read");
+        }
     }
 
     if (rc == NGX_ERROR) {
