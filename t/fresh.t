@@ -57,17 +57,9 @@ sub store {
                    [HSET => "session:{$id}", @fields], ['EXEC']);
 }
 
-# how many times Redis ran HGETALL so far
-sub reads {
-    my $s = redis_cmd($redis->port, INFO => 'commandstats');
-    return $s =~ /^cmdstat_hgetall:calls=(\d+)/m ? $1 : 0;
-}
-
-sub trackers {
-    my $list = redis_cmd($redis->port, CLIENT => 'LIST');
-    return grep { $_ } map { /^id=(\d+) .* flags=\S*B/ ? $1 : undef }
-        split /\n/, $list;
-}
+# the store reads so far, and the push connections
+sub reads { redis_calls($redis->port, 'hgetall') }
+sub trackers { redis_trackers($redis->port) }
 
 ok wait_for(sub { trackers() == 1 }, 3), 'the push connection is up';
 
