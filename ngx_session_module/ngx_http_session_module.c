@@ -395,9 +395,9 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
  * The push connection of the store (SPEC 9), for the locations that may
  * wait (session_result_wait_max not 0): it wakes their waiting requests
  * and, with session_result_cache on (either form), keeps the fresh index
- * of bodies served without a store read.  session_result_wait_max 0 is a location
- * without either: every request reads the store, as before SPEC 9.  An
- * "if" block takes its location's.
+ * of bodies served without a store read.  session_result_wait_max 0 is a
+ * location without either: every request reads the store, as before SPEC
+ * 9.  An "if" block takes its location's.
  */
 
 static ngx_int_t
@@ -441,8 +441,8 @@ ngx_http_session_merge_push(ngx_conf_t *cf, ngx_http_session_loc_conf_t *prev,
      * The per-worker body cache's size bounds the index, which holds the
      * bodies too.  With the shared cache, the index of each worker holds
      * the bodies' keys there (about 300 bytes an entry): a quarter of the
-     * zone's size indexes about as many sessions as the zone holds bodies
-     * of 1 KB, and the index is never larger than that in any worker.
+     * zone's size indexes more sessions than the zone holds bodies of 1 KB
+     * (a slab slot of 2 KB each), and no worker's index grows past it.
      */
 
     if (smcf->body_cache_size) {
