@@ -36,7 +36,7 @@ typedef struct {
 
 /* what a hit gives, copied into the request's pool */
 typedef struct {
-    ngx_str_t                  body;    /* empty when ref is set */
+    ngx_str_t                  body;    /* body, etag: empty with ref */
     ngx_str_t                  etag;
     ngx_str_t                  status;  /* the session's "status" field */
 
@@ -60,7 +60,9 @@ ngx_http_session_fresh_t *ngx_http_session_fresh_conf(ngx_conf_t *cf,
  * the request_id alone.  owner: the caller's owner value when the location
  * requires one (NULL: none required), compared byte for byte with the
  * session's; an entry without an owner, or with an empty one, never
- * matches.  NGX_OK: a hit; NGX_DECLINED: read the store; NGX_ERROR.
+ * matches.  NGX_OK: a hit (with ref, the body is looked up there by the
+ * caller, and a body no longer there is a miss); NGX_DECLINED: read the
+ * store; NGX_ERROR.
  */
 ngx_int_t ngx_http_session_fresh_get(ngx_http_request_t *r,
     ngx_http_session_fresh_t *fresh, ngx_str_t *key, ngx_str_t *owner,
