@@ -18,7 +18,16 @@
  * same transaction, which is never later than the key's own expiry.
  *
  * Memory: entries in one allocation each, least recently used dropped
- * first, their total at most the budget (session_result_cache's size).
+ * first, their total at most the budget (session_result_cache's size, or
+ * a share of the shared zone's: see ngx_http_session_merge_push()).
+ *
+ * The shared body cache: an entry holds the body's key in the zone (the
+ * digest of what the body is made of) instead of the body and its ETag; a
+ * hit is then this index's checks and one lookup in the zone by that key,
+ * done by the caller.  An entry whose body the zone has evicted is a miss
+ * there: the store is read, and the entry replaced.  Whatever the zone
+ * holds under the key is the body of the values read (the key is their
+ * digest), so no check here is lost.
  */
 
 
@@ -59,7 +68,8 @@ typedef struct {
     ngx_str_t                    body;
     ngx_str_t                    etag;
     ngx_str_t                    status;
-    /* the key, owner, body, ETag and status follow */
+    u_char                      *ref;       /* NULL: the body is here */
+    /* the key, owner, body, ETag, status and ref follow */
 } ngx_http_session_fresh_entry_t;
 
 
@@ -169,18 +179,26 @@ ngx_http_session_fresh_get(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    p = ngx_pnalloc(r->pool, e->body.len + e->etag.len + e->status.len);
+    p = ngx_pnalloc(r->pool, e->body.len + e->etag.len + e->status.len
+                             + (e->ref ? NGX_HTTP_SESSION_ZONE_KEY : 0));
     if (p == NULL) {
         return NGX_ERROR;
     }
 
     p = ngx_http_session_fresh_copy(&hit->body, p, e->body.data, e->body.len);
     p = ngx_http_session_fresh_copy(&hit->etag, p, e->etag.data, e->etag.len);
-    (void) ngx_http_session_fresh_copy(&hit->status, p, e->status.data,
-                                       e->status.len);
+    p = ngx_http_session_fresh_copy(&hit->status, p, e->status.data,
+                                    e->status.len);
 
     if (e->status.data == NULL) {
         hit->status.data = NULL;
+    }
+
+    hit->ref = NULL;
+
+    if (e->ref) {
+        hit->ref = p;
+        ngx_memcpy(p, e->ref, NGX_HTTP_SESSION_ZONE_KEY);
     }
 
     ngx_queue_remove(&e->lru);
@@ -204,10 +222,11 @@ void
 ngx_http_session_fresh_put(ngx_http_session_fresh_t *fresh,
     ngx_http_session_fresh_ticket_t *ticket, ngx_str_t *key,
     ngx_session_str_t *owner, ngx_session_str_t *status, int64_t ttl_ms,
-    ngx_addr_t *peer, ngx_str_t *body, ngx_str_t *etag, ngx_log_t *log)
+    ngx_addr_t *peer, ngx_str_t *body, ngx_str_t *etag, u_char *ref,
+    ngx_log_t *log)
 {
     u_char                          *p;
-    size_t                           size;
+    size_t                           size, blen, elen;
     ngx_queue_t                     *q;
     ngx_http_session_fresh_entry_t  *e;
 
@@ -227,8 +246,13 @@ ngx_http_session_fresh_put(ngx_http_session_fresh_t *fresh,
         return;
     }
 
+    /* the shared cache keeps the body and its ETag, this index its key */
+
+    blen = ref ? 0 : body->len;
+    elen = ref ? 0 : etag->len;
+
     size = sizeof(ngx_http_session_fresh_entry_t) + key->len + owner->len
-           + body->len + etag->len + status->len;
+           + blen + elen + status->len + (ref ? NGX_HTTP_SESSION_ZONE_KEY : 0);
 
     if (size > fresh->max / NGX_HTTP_SESSION_FRESH_SHARE) {
         return;
@@ -259,13 +283,20 @@ ngx_http_session_fresh_put(ngx_http_session_fresh_t *fresh,
     p = ngx_http_session_fresh_copy(&e->sn.str, p, key->data, key->len);
     p = ngx_http_session_fresh_copy(&e->owner, p, (u_char *) owner->data,
                                     owner->len);
-    p = ngx_http_session_fresh_copy(&e->body, p, body->data, body->len);
-    p = ngx_http_session_fresh_copy(&e->etag, p, etag->data, etag->len);
-    (void) ngx_http_session_fresh_copy(&e->status, p, (u_char *) status->data,
-                                       status->len);
+    p = ngx_http_session_fresh_copy(&e->body, p, body->data, blen);
+    p = ngx_http_session_fresh_copy(&e->etag, p, etag->data, elen);
+    p = ngx_http_session_fresh_copy(&e->status, p, (u_char *) status->data,
+                                    status->len);
 
     if (status->data == NULL) {
         e->status.data = NULL;
+    }
+
+    e->ref = NULL;
+
+    if (ref) {
+        e->ref = p;
+        ngx_memcpy(p, ref, NGX_HTTP_SESSION_ZONE_KEY);
     }
 
     e->sn.node.key = ngx_crc32_short(key->data, key->len);

@@ -41,6 +41,17 @@ typedef struct {
 } ngx_http_session_ctx_t;
 
 
+/* the digest's input on its way to SHA-256, on the stack */
+#define NGX_HTTP_SESSION_DIGEST_BATCH  4096
+
+typedef struct {
+    ngx_http_session_sha256_t        *sha;
+    ngx_int_t                         rc;       /* the first failure */
+    u_char                           *last;
+    u_char                            buf[NGX_HTTP_SESSION_DIGEST_BATCH];
+} ngx_http_session_digest_t;
+
+
 static void ngx_http_session_stored(ngx_http_request_t *r,
     ngx_http_session_store_result_t *result, void *data);
 static void ngx_http_session_resume(ngx_http_request_t *r);
@@ -51,9 +62,14 @@ static ngx_int_t ngx_http_session_send_found(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx);
 static ngx_int_t ngx_http_session_digest(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_session_str_t *options);
+static ngx_inline void ngx_http_session_digest_add(
+    ngx_http_session_digest_t *d, const u_char *data, size_t len);
+static void ngx_http_session_digest_flush(ngx_http_session_digest_t *d);
 static ngx_int_t ngx_http_session_cache_get(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
     ngx_str_t *etag);
+static ngx_int_t ngx_http_session_shared_get(ngx_http_request_t *r,
+    u_char *key, ngx_str_t *body, ngx_str_t *etag);
 static void ngx_http_session_cache_put(ngx_http_request_t *r,
     ngx_http_session_ctx_t *ctx, ngx_session_str_t *options, ngx_str_t *body,
     ngx_str_t *etag);
@@ -315,13 +331,28 @@ ngx_http_session_fresh(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     rc = ngx_http_session_fresh_get(r, slcf->fresh, &options, owner, &hit);
 
+    /* the body kept once per machine: found there by its key, or evicted */
+
+    if (rc == NGX_OK && hit.ref) {
+        rc = ngx_http_session_shared_get(r, hit.ref, &hit.body, &hit.etag);
+
+        if (rc == NGX_DECLINED) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "session result: fresh index hit, its body "
+                           "evicted from the shared cache: a read");
+        }
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_session_metrics_cache(r, NGX_HTTP_SESSION_METRICS_FRESH,
+                                   rc == NGX_OK);
+
     if (rc == NGX_DECLINED) {
         ngx_http_session_fresh_ticket(slcf->fresh, &ctx->ticket);
         return NGX_DECLINED;
-    }
-
-    if (rc != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     /* to SPEC 8 and the logs, one body cache; this hit saved the read too */
@@ -511,7 +542,9 @@ ngx_http_session_send_found(ngx_http_request_t *r,
         ngx_http_session_cache_put(r, ctx, &options, &body, &etag);
     }
 
-    if (slcf->fresh) {
+    /* with the shared cache, the index finds the body by its key there */
+
+    if (slcf->fresh && (smcf->body_zone == NULL || ctx->keyed)) {
         data = ctx->stored->data;
 
         ngx_http_session_fresh_put(slcf->fresh, &ctx->ticket, &okey,
@@ -519,6 +552,7 @@ ngx_http_session_send_found(ngx_http_request_t *r,
                                    &data->fields[NGX_SESSION_STATUS],
                                    ctx->stored->ttl_ms, &ctx->stored->peer,
                                    &body, &etag,
+                                   smcf->body_zone ? ctx->key : NULL,
                                    r->connection->log);
     }
 
@@ -662,29 +696,30 @@ ngx_http_session_reread(ngx_http_request_t *r, void *data)
  * store's reply as sent: Redis may send a hash's fields in another order
  * from one read to the next (a hash table being rehashed), and the reply
  * holds the owner and fields never sent, which no cache keeps.
+ *
+ * The values are not first copied into one buffer of their total size
+ * (53 KB from the request's pool for a session of 300 stops): they pass
+ * through a buffer on the stack, hashed each time it is full, since an
+ * EVP update costs more than the copy of a short value (callgrind), and a
+ * value as long as that buffer is hashed where the reply left it.  The
+ * bytes hashed, and so the key, are the same as from one buffer.
  */
 
 static ngx_int_t
 ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_session_str_t *options)
 {
-    u_char                        *buf, *p;
-    size_t                         i, n, size;
+    size_t                         i, n;
     uint32_t                       len;   /* replies are far smaller */
-    ngx_int_t                      rc;
     ngx_session_str_t             *v;
     ngx_session_data_t            *sd;
-    ngx_http_session_sha256_t     *sha;
+    ngx_http_session_digest_t      d;
     ngx_http_session_main_conf_t  *smcf;
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
-    sha = &smcf->sha256;
     sd = ctx->stored->data;
 
-    /* one buffer, one update: each EVP call costs more than a short copy */
-
     n = NGX_SESSION_NFIELDS + sd->nstops;
-    size = sizeof(uint32_t) * (n + 2) + options->len;
 
     for (i = 0; i < n; i++) {
         v = (i < NGX_SESSION_NFIELDS) ? &sd->fields[i]
@@ -694,18 +729,15 @@ ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         if (v->len >= NGX_MAX_UINT32_VALUE) {
             return NGX_ERROR;
         }
-
-        size += v->len;
     }
 
-    buf = ngx_pnalloc(r->pool, size);
-    if (buf == NULL) {
-        return NGX_ERROR;
-    }
+    d.sha = &smcf->sha256;
+    d.last = d.buf;
+    d.rc = ngx_http_session_sha256_start(d.sha);
 
     len = (uint32_t) options->len;
-    p = ngx_cpymem(buf, &len, sizeof(len));
-    p = ngx_cpymem(p, options->data, options->len);
+    ngx_http_session_digest_add(&d, (u_char *) &len, sizeof(len));
+    ngx_http_session_digest_add(&d, options->data, options->len);
 
     for (i = 0; i < n; i++) {
         if (i == NGX_SESSION_OWNER) {
@@ -718,25 +750,75 @@ ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
         /* absent and empty differ: 0, and 1 + the length */
         len = v->data ? (uint32_t) v->len + 1 : 0;
 
-        p = ngx_cpymem(p, &len, sizeof(len));
+        ngx_http_session_digest_add(&d, (u_char *) &len, sizeof(len));
 
         if (v->data) {
-            p = ngx_cpymem(p, v->data, v->len);
+            ngx_http_session_digest_add(&d, (u_char *) v->data, v->len);
         }
     }
 
     /* the number of stops ends the list, so that no two lists mix */
     len = (uint32_t) sd->nstops;
-    p = ngx_cpymem(p, &len, sizeof(len));
+    ngx_http_session_digest_add(&d, (u_char *) &len, sizeof(len));
 
-    rc = ngx_http_session_sha256_start(sha);
-    rc = (rc == NGX_OK) ? ngx_http_session_sha256_update(sha, buf, p - buf)
-                        : rc;
-    rc = (rc == NGX_OK) ? ngx_http_session_sha256_final(sha, ctx->key) : rc;
+    ngx_http_session_digest_flush(&d);
 
-    ctx->keyed = (rc == NGX_OK);
+    if (d.rc == NGX_OK) {
+        d.rc = ngx_http_session_sha256_final(d.sha, ctx->key);
+    }
 
-    return rc;
+    ctx->keyed = (d.rc == NGX_OK);
+
+    return d.rc;
+}
+
+
+/*
+ * Called for each piece: inline, as the copy it replaces was.  The buffer
+ * is filled up before it is hashed, so that the digest gets few updates of
+ * whole blocks; a piece that is longer than the buffer is hashed in place.
+ */
+
+static ngx_inline void
+ngx_http_session_digest_add(ngx_http_session_digest_t *d, const u_char *data,
+    size_t len)
+{
+    size_t  n;
+
+    n = d->buf + sizeof(d->buf) - d->last;
+
+    /* the lengths: a constant size, one move once inlined */
+
+    if (len <= n) {
+        d->last = ngx_cpymem(d->last, data, len);
+        return;
+    }
+
+    if (len >= sizeof(d->buf)) {
+        ngx_http_session_digest_flush(d);
+
+        if (d->rc == NGX_OK) {
+            d->rc = ngx_http_session_sha256_update(d->sha, data, len);
+        }
+
+        return;
+    }
+
+    d->last = ngx_cpymem(d->last, data, n);
+    ngx_http_session_digest_flush(d);
+    d->last = ngx_cpymem(d->last, data + n, len - n);
+}
+
+
+static void
+ngx_http_session_digest_flush(ngx_http_session_digest_t *d)
+{
+    if (d->rc == NGX_OK && d->last > d->buf) {
+        d->rc = ngx_http_session_sha256_update(d->sha, d->buf,
+                                               d->last - d->buf);
+    }
+
+    d->last = d->buf;
 }
 
 
@@ -751,8 +833,6 @@ static ngx_int_t
 ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_session_str_t *options, ngx_str_t *body, ngx_str_t *etag)
 {
-    ngx_int_t                      rc;
-    ngx_str_t                      v;
     ngx_session_str_t              digest, cbody, cetag;
     ngx_http_session_main_conf_t  *smcf;
 
@@ -764,23 +844,7 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     }
 
     if (smcf->body_zone) {
-        rc = ngx_http_session_zone_get(smcf->body_zone, ctx->key, 0, r->pool,
-                                       &v);
-        if (rc != NGX_OK) {
-            return rc;
-        }
-
-        /* written by cache_put alone; checked all the same */
-        if (v.len == 0 || (size_t) v.data[0] + 1 > v.len) {
-            return NGX_DECLINED;
-        }
-
-        etag->data = v.data + 1;
-        etag->len = v.data[0];
-        body->data = etag->data + etag->len;
-        body->len = v.len - 1 - etag->len;
-
-        return NGX_OK;
+        return ngx_http_session_shared_get(r, ctx->key, body, etag);
     }
 
     digest.data = ctx->key;
@@ -804,6 +868,40 @@ ngx_http_session_cache_get(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     etag->data = body->data + body->len;
     etag->len = cetag.len;
     ngx_memcpy(etag->data, cetag.data, cetag.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * The shared cache's entry under key, written by cache_put alone: the
+ * ETag's length, the ETag, the body.  NGX_DECLINED: none (or evicted).
+ */
+
+static ngx_int_t
+ngx_http_session_shared_get(ngx_http_request_t *r, u_char *key,
+    ngx_str_t *body, ngx_str_t *etag)
+{
+    ngx_int_t                      rc;
+    ngx_str_t                      v;
+    ngx_http_session_main_conf_t  *smcf;
+
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    rc = ngx_http_session_zone_get(smcf->body_zone, key, 0, r->pool, &v);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    /* checked all the same */
+    if (v.len == 0 || (size_t) v.data[0] + 1 > v.len) {
+        return NGX_DECLINED;
+    }
+
+    etag->data = v.data + 1;
+    etag->len = v.data[0];
+    body->data = etag->data + etag->len;
+    body->len = v.len - 1 - etag->len;
 
     return NGX_OK;
 }

@@ -52,8 +52,8 @@ typedef struct {
     ngx_atomic_t        store[NGX_HTTP_SESSION_METRICS_NSTORE];
     ngx_atomic_t        store_buckets[NGX_HTTP_SESSION_METRICS_NBUCKETS];
     ngx_atomic_t        store_usec;
-    ngx_atomic_t        cache_hits[2];
-    ngx_atomic_t        cache_misses[2];
+    ngx_atomic_t        cache_hits[3];
+    ngx_atomic_t        cache_misses[3];
     ngx_atomic_t        key_fetches[2];        /* error, ok */
     ngx_atomic_t        waiting;               /* signed, summed as such */
 } ngx_http_session_metrics_slot_t;
@@ -346,6 +346,18 @@ ngx_http_session_metrics_render(u_char *p, u_char *last,
             "Bodies rendered because the cache of bodies had none.");
     p = ngx_slprintf(p, last, "session_result_cache_misses_total %uA\n",
                      t->cache_misses[NGX_HTTP_SESSION_METRICS_BODY_CACHE]);
+
+    p = ngx_http_session_metrics_family(p, last,
+            "session_result_fresh_hits_total", "counter",
+            "Responses served from the fresh index without a store read.");
+    p = ngx_slprintf(p, last, "session_result_fresh_hits_total %uA\n",
+                     t->cache_hits[NGX_HTTP_SESSION_METRICS_FRESH]);
+
+    p = ngx_http_session_metrics_family(p, last,
+            "session_result_fresh_misses_total", "counter",
+            "Store reads because the fresh index had no current body.");
+    p = ngx_slprintf(p, last, "session_result_fresh_misses_total %uA\n",
+                     t->cache_misses[NGX_HTTP_SESSION_METRICS_FRESH]);
 
     p = ngx_http_session_metrics_family(p, last,
             "session_jwt_cache_hits_total", "counter",

@@ -18,6 +18,7 @@
 /* ngx_http_session_metrics_cache(): which cache was looked up */
 #define NGX_HTTP_SESSION_METRICS_BODY_CACHE   0
 #define NGX_HTTP_SESSION_METRICS_TOKEN_CACHE  1
+#define NGX_HTTP_SESSION_METRICS_FRESH        2   /* the fresh index */
 
 /*
  * ngx_http_session_metrics_refusal(): the reasons of the pure verifier

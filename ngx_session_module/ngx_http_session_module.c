@@ -19,6 +19,10 @@
 #include <jansson.h>
 
 
+/* the fresh index beside a shared body cache: this share of its zone */
+#define NGX_HTTP_SESSION_FRESH_ZONE_SHARE  4
+
+
 static ngx_int_t ngx_http_session_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_http_session_init_process(ngx_cycle_t *cycle);
 static void ngx_http_session_exit_process(ngx_cycle_t *cycle);
@@ -390,16 +394,17 @@ ngx_http_session_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 /*
  * The push connection of the store (SPEC 9), for the locations that may
  * wait (session_result_wait_max not 0): it wakes their waiting requests
- * and, with session_result_cache on, keeps the fresh index of bodies
- * served without a store read.  session_result_wait_max 0 is a location
- * without either: every request reads the store, as before SPEC 9.  An
- * "if" block takes its location's.
+ * and, with session_result_cache on (either form), keeps the fresh index
+ * of bodies served without a store read.  session_result_wait_max 0 is a
+ * location without either: every request reads the store, as before SPEC
+ * 9.  An "if" block takes its location's.
  */
 
 static ngx_int_t
 ngx_http_session_merge_push(ngx_conf_t *cf, ngx_http_session_loc_conf_t *prev,
     ngx_http_session_loc_conf_t *conf, ngx_uint_t inner)
 {
+    size_t                         size;
     ngx_http_session_main_conf_t  *smcf;
 
     if (inner) {
@@ -432,14 +437,28 @@ ngx_http_session_merge_push(ngx_conf_t *cf, ngx_http_session_loc_conf_t *prev,
 
     smcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_session_module);
 
+    /*
+     * The per-worker body cache's size bounds the index, which holds the
+     * bodies too.  With the shared cache, the index of each worker holds
+     * the bodies' keys there (about 300 bytes an entry): a quarter of the
+     * zone's size indexes more sessions than the zone holds bodies of 1 KB
+     * (a slab slot of 2 KB each), and no worker's index grows past it.
+     */
+
     if (smcf->body_cache_size) {
-        conf->fresh = ngx_http_session_fresh_conf(cf,
-                                                 conf->store.upstream.upstream,
-                                                 &conf->store.key_prefix,
-                                                 smcf->body_cache_size);
-        if (conf->fresh == NULL) {
-            return NGX_ERROR;
-        }
+        size = smcf->body_cache_size;
+
+    } else if (smcf->body_zone) {
+        size = smcf->body_zone->shm.size / NGX_HTTP_SESSION_FRESH_ZONE_SHARE;
+
+    } else {
+        return NGX_OK;
+    }
+
+    conf->fresh = ngx_http_session_fresh_conf(cf, conf->store.upstream.upstream,
+                                             &conf->store.key_prefix, size);
+    if (conf->fresh == NULL) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;

@@ -117,6 +117,7 @@ subtest 'the text' => sub {
         session_result_requests_total session_jwt_refusals_total
         session_result_store_requests_total session_result_store_duration_seconds
         session_result_cache_hits_total session_result_cache_misses_total
+        session_result_fresh_hits_total session_result_fresh_misses_total
         session_jwt_cache_hits_total session_jwt_cache_misses_total
         session_jwt_key_fetches_total session_result_waiting)], 'every family of SPEC 8';
     is scalar(() = $r->{body} =~ /^# HELP /mg), scalar @fam, 'each with HELP';

@@ -145,6 +145,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(tmpdir free_port write_file repo_root module_path fixture
     have_module openssl genkey
     wait_for start_redis redis_cmd redis_pipeline is_redis_error start_nginx
+    redis_calls redis_trackers
     nginx_t http_get http_request http_conn fake_store resp_encode exec_reply
     is_json_equal error_log_clean error_log_lacks run_cases);
 
@@ -366,6 +367,21 @@ sub redis_pipeline {
 }
 
 sub redis_cmd { my $t = shift; scalar redis_pipeline($t, [@_]) }
+
+# how many times Redis ran a command so far (INFO commandstats), e.g. the
+# store reads: redis_calls($port, 'hgetall')
+sub redis_calls {
+    my ($t, $cmd) = @_;
+    my $s = redis_cmd($t, INFO => 'commandstats');
+    return $s =~ /^cmdstat_\Q$cmd\E:calls=(\d+)/m ? $1 : 0;
+}
+
+# the ids of the clients with broadcast tracking on (the push connections)
+sub redis_trackers {
+    my ($t) = @_;
+    return grep { $_ } map { /^id=(\d+) .* flags=\S*B/ ? $1 : undef }
+        split /\n/, redis_cmd($t, CLIENT => 'LIST');
+}
 
 sub start_redis {
     my (%o) = @_;
