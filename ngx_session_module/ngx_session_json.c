@@ -1583,6 +1583,15 @@ ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped)
     sc->p++;
 
     while (sc->p < sc->end) {
+
+        /* the run of plain ASCII first: most of any string */
+
+        while (ngx_session_json_class[*sc->p] == 0) {
+            if (++sc->p == sc->end) {
+                goto failed;
+            }
+        }
+
         c = *sc->p;
 
         if (c == '"') {
@@ -1602,12 +1611,9 @@ ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped)
             continue;
         }
 
+        /* a backslash */
+
         sc->p++;
-
-        if (c != '\\') {
-            continue;
-        }
-
         *escaped = 1;
 
         if (sc->p == sc->end) {
@@ -1631,6 +1637,8 @@ ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped)
 
         break;
     }
+
+failed:
 
     return ngx_session_scan_fail(sc, "invalid JSON text");
 }
@@ -1962,7 +1970,9 @@ ngx_session_parse_timestamp(const unsigned char *p, size_t len,
 size_t
 ngx_session_format_duration(int64_t seconds, char *buf)
 {
-    int  n;
+    int       i, n;
+    char      hours[24];
+    uint64_t  h;
 
     /* never produced by the caller (latest - earliest); harmless anyway */
 
@@ -1970,11 +1980,36 @@ ngx_session_format_duration(int64_t seconds, char *buf)
         seconds = 0;
     }
 
-    n = snprintf(buf, NGX_SESSION_DURATION_LEN, "%02lldh %02dm %02ds",
-                 (long long) (seconds / 3600), (int) (seconds / 60 % 60),
-                 (int) (seconds % 60));
+    /* "%02lldh %02dm %02ds" without snprintf(), once per render */
 
-    return n > 0 ? (size_t) n : 0;
+    h = (uint64_t) seconds / 3600;
+    n = 0;
+
+    do {
+        hours[n++] = (char) ('0' + h % 10);
+        h /= 10;
+    } while (h);
+
+    if (n == 1) {
+        hours[n++] = '0';
+    }
+
+    for (i = 0; i < n; i++) {
+        buf[i] = hours[n - 1 - i];
+    }
+
+    buf[n++] = 'h';
+    buf[n++] = ' ';
+    buf[n++] = (char) ('0' + seconds / 60 % 60 / 10);
+    buf[n++] = (char) ('0' + seconds / 60 % 10);
+    buf[n++] = 'm';
+    buf[n++] = ' ';
+    buf[n++] = (char) ('0' + seconds % 60 / 10);
+    buf[n++] = (char) ('0' + seconds % 10);
+    buf[n++] = 's';
+    buf[n] = '\0';
+
+    return (size_t) n;
 }
 
 
