@@ -1011,13 +1011,21 @@ static ngx_int_t
 ngx_http_session_make_etag(ngx_http_request_t *r, ngx_str_t *body,
     ngx_str_t *etag)
 {
-    u_char      digest[20];
-    ngx_str_t   src, b64;
-    ngx_sha1_t  sha1;
+    u_char                         digest[20];
+    ngx_str_t                      src, b64;
+    ngx_sha1_t                     sha1;
+    ngx_http_session_main_conf_t  *smcf;
 
-    ngx_sha1_init(&sha1);
-    ngx_sha1_update(&sha1, body->data, body->len);
-    ngx_sha1_final(digest, &sha1);
+    smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
+
+    if (smcf->sha1 == NULL
+        || EVP_Digest(body->data, body->len, digest, NULL, smcf->sha1, NULL)
+           != 1)
+    {
+        ngx_sha1_init(&sha1);
+        ngx_sha1_update(&sha1, body->data, body->len);
+        ngx_sha1_final(digest, &sha1);
+    }
 
     etag->data = ngx_pnalloc(r->pool, ngx_base64_encoded_length(20) + 2);
     if (etag->data == NULL) {

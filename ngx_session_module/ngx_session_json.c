@@ -63,23 +63,74 @@ typedef struct {
 } ngx_session_scan_t;
 
 
-static json_t *ngx_session_json_root(const ngx_session_data_t *sd,
-    const unsigned char *request_id, size_t request_id_len,
+/*
+ * The body is written straight into one buffer from alloc(), the size of
+ * an estimate and regrown (doubled, copied) if escapes or indentation make
+ * it larger.  jansson is used where the body needs a JSON parser: the
+ * JSON-text fields and escaped stop values are parsed by it, and its
+ * values are written out below in the form json_dumpb() gives them, so the
+ * bytes (and the ETag) are those jansson would dump.  The fixed structure
+ * around them is written directly: building jansson objects for it only
+ * to dump them again cost most of a render (an allocation per value, a
+ * loop check with snprintf("%p") per container).
+ */
+
+typedef struct {
+    unsigned char         *start;
+    unsigned char         *pos;
+    unsigned char         *end;
+    ngx_session_alloc_pt   alloc;
+    void                  *pool;
+    int                    pretty;
+} ngx_session_out_t;
+
+
+static int ngx_session_json_root(ngx_session_out_t *out,
+    const ngx_session_data_t *sd, const unsigned char *request_id,
+    size_t request_id_len, ngx_session_json_result_t *res);
+static int ngx_session_json_field(ngx_session_out_t *out,
+    const ngx_session_str_t *s, ngx_session_field_e field,
     ngx_session_json_result_t *res);
-static json_t *ngx_session_json_string(const ngx_session_str_t *s,
-    ngx_session_field_e field, ngx_session_json_result_t *res);
-static json_t *ngx_session_json_text(const ngx_session_data_t *sd,
-    ngx_session_field_e field, ngx_session_json_result_t *res);
-static json_t *ngx_session_json_load(const ngx_session_str_t *s,
+static int ngx_session_json_text(ngx_session_out_t *out,
+    const ngx_session_data_t *sd, ngx_session_field_e field,
     ngx_session_json_result_t *res);
-static json_t *ngx_session_json_journey(const ngx_session_data_t *sd,
+static int ngx_session_json_absent(ngx_session_out_t *out,
+    ngx_session_field_e field);
+static int ngx_session_json_journey(ngx_session_out_t *out,
+    const ngx_session_data_t *sd, ngx_session_json_result_t *res);
+static int ngx_session_json_stop(ngx_session_out_t *out,
+    const ngx_session_str_t *s, int64_t *usec, int *parsed,
     ngx_session_json_result_t *res);
-static json_t *ngx_session_json_stop(const ngx_session_str_t *s,
-    int64_t *usec, int *parsed, ngx_session_json_result_t *res);
-static json_t *ngx_session_json_stop_value(const ngx_session_stop_value_t *v,
+static int ngx_session_json_stop_value(ngx_session_out_t *out,
+    const ngx_session_stop_value_t *v, int64_t *usec, int *parsed,
     ngx_session_json_result_t *res);
 static json_t *ngx_session_json_decode(const unsigned char *p, size_t len,
     ngx_session_json_result_t *res);
+static int ngx_session_out_value(ngx_session_out_t *out, json_t *value,
+    int depth);
+static int ngx_session_out_object(ngx_session_out_t *out, json_t *object,
+    int depth);
+static int ngx_session_out_array(ngx_session_out_t *out, json_t *array,
+    int depth);
+static int ngx_session_out_integer(ngx_session_out_t *out, json_int_t n);
+static int ngx_session_out_real(ngx_session_out_t *out, json_t *real);
+static int ngx_session_out_key(ngx_session_out_t *out, const char *name,
+    size_t len, int depth, int first);
+static int ngx_session_out_end(ngx_session_out_t *out, int depth,
+    unsigned char close);
+static int ngx_session_out_indent(ngx_session_out_t *out, int depth);
+static int ngx_session_out_string(ngx_session_out_t *out,
+    const unsigned char *p, size_t len, int checked);
+static int ngx_session_out_bytes(ngx_session_out_t *out,
+    const unsigned char *p, size_t len);
+static int ngx_session_out_grow(ngx_session_out_t *out, size_t len);
+static int ngx_session_json_verbatim(const unsigned char *p, size_t len);
+static const unsigned char *ngx_session_json_verbatim_string(
+    const unsigned char *p, const unsigned char *end);
+static const unsigned char *ngx_session_json_verbatim_integer(
+    const unsigned char *p, const unsigned char *end);
+static size_t ngx_session_utf8_sequence(const unsigned char *p,
+    const unsigned char *end);
 static int ngx_session_stop_scan(const ngx_session_str_t *s,
     ngx_session_stop_value_t *values, const char **error);
 static int ngx_session_stop_member(ngx_session_scan_t *sc,
@@ -99,8 +150,6 @@ static void ngx_session_scan_space(ngx_session_scan_t *sc);
 static int ngx_session_scan_fail(ngx_session_scan_t *sc, const char *error);
 static size_t ngx_session_json_estimate(const ngx_session_data_t *sd,
     int pretty);
-static int ngx_session_json_dump(json_t *root, size_t size, int pretty,
-    ngx_session_alloc_pt alloc, void *pool, ngx_session_json_result_t *res);
 static int ngx_session_json_too_deep(const unsigned char *p, size_t len);
 static int ngx_session_hex4(const unsigned char *p);
 static int ngx_session_number(const unsigned char *p, size_t n);
@@ -133,8 +182,8 @@ ngx_session_json_build(const ngx_session_data_t *sd,
     const unsigned char *request_id, size_t request_id_len, int pretty,
     ngx_session_alloc_pt alloc, void *pool, ngx_session_json_result_t *res)
 {
-    int      rc;
-    json_t  *root;
+    size_t             size;
+    ngx_session_out_t  out;
 
     res->data = NULL;
     res->len = 0;
@@ -142,46 +191,59 @@ ngx_session_json_build(const ngx_session_data_t *sd,
     res->field = NGX_SESSION_NFIELDS;
     res->stop = 0;
 
-    root = ngx_session_json_root(sd, request_id, request_id_len, res);
-    if (root == NULL) {
+    size = ngx_session_json_estimate(sd, pretty);
+
+    out.start = alloc(pool, size);
+    if (out.start == NULL) {
         return NGX_SESSION_ERROR;
     }
 
-    rc = ngx_session_json_dump(root, ngx_session_json_estimate(sd, pretty),
-                               pretty, alloc, pool, res);
+    out.pos = out.start;
+    out.end = out.start + size;
+    out.alloc = alloc;
+    out.pool = pool;
+    out.pretty = pretty;
 
-    json_decref(root);
+    if (ngx_session_json_root(&out, sd, request_id, request_id_len, res)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
 
-    return rc;
+    res->data = out.start;
+    res->len = out.pos - out.start;
+
+    return NGX_SESSION_OK;
 }
 
 
-/*
- * json_object_set_new() takes the value's reference even when it fails,
- * and fails on a NULL value: each step below either lands in root or is
- * already released.
- */
+/* the keys of SPEC 3.1, in order; each writer fails with res set */
 
-static json_t *
-ngx_session_json_root(const ngx_session_data_t *sd,
+static int
+ngx_session_json_root(ngx_session_out_t *out, const ngx_session_data_t *sd,
     const unsigned char *request_id, size_t request_id_len,
     ngx_session_json_result_t *res)
 {
-    json_t               *root, *value;
+    const char           *name;
     ngx_session_str_t     id;
     ngx_session_field_e   f;
 
-    root = json_object();
-    if (root == NULL) {
-        return NULL;
+    if (ngx_session_out_bytes(out, (const unsigned char *) "{", 1)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
     }
 
     for (f = NGX_SESSION_FN; f <= NGX_SESSION_STATUS; f++) {
-        value = ngx_session_json_string(&sd->fields[f], f, res);
+        name = ngx_session_field_name(f);
 
-        if (json_object_set_new(root, ngx_session_field_name(f), value) != 0)
+        if (ngx_session_out_key(out, name, strlen(name), 1,
+                                f == NGX_SESSION_FN)
+            != NGX_SESSION_OK
+            || ngx_session_json_field(out, &sd->fields[f], f, res)
+               != NGX_SESSION_OK)
         {
-            goto failed;
+            return NGX_SESSION_ERROR;
         }
     }
 
@@ -192,130 +254,142 @@ ngx_session_json_root(const ngx_session_data_t *sd,
         id.len = request_id_len;
     }
 
-    value = ngx_session_json_string(&id, NGX_SESSION_REQUEST_ID, res);
-    if (json_object_set_new(root, "request_id", value) != 0) {
-        goto failed;
+    if (ngx_session_out_key(out, "request_id", 10, 1, 0) != NGX_SESSION_OK
+        || ngx_session_json_field(out, &id, NGX_SESSION_REQUEST_ID, res)
+           != NGX_SESSION_OK
+        || ngx_session_out_key(out, "additionalData", 14, 1, 0)
+           != NGX_SESSION_OK
+        || ngx_session_json_text(out, sd, NGX_SESSION_ADDITIONAL_DATA, res)
+           != NGX_SESSION_OK
+        || ngx_session_out_key(out, "dcams_plus", 10, 1, 0) != NGX_SESSION_OK
+        || ngx_session_json_text(out, sd, NGX_SESSION_DCAMS_PLUS, res)
+           != NGX_SESSION_OK
+        || ngx_session_out_key(out, "storage", 7, 1, 0) != NGX_SESSION_OK
+        || ngx_session_json_text(out, sd, NGX_SESSION_STORAGE, res)
+           != NGX_SESSION_OK
+        || ngx_session_out_key(out, "journey", 7, 1, 0) != NGX_SESSION_OK
+        || ngx_session_json_journey(out, sd, res) != NGX_SESSION_OK
+        || ngx_session_out_key(out, "documents", 9, 1, 0) != NGX_SESSION_OK
+        || ngx_session_json_text(out, sd, NGX_SESSION_DOCUMENTS, res)
+           != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
     }
 
-    value = ngx_session_json_text(sd, NGX_SESSION_ADDITIONAL_DATA, res);
-    if (json_object_set_new(root, "additionalData", value) != 0) {
-        goto failed;
-    }
-
-    value = ngx_session_json_text(sd, NGX_SESSION_DCAMS_PLUS, res);
-    if (json_object_set_new(root, "dcams_plus", value) != 0) {
-        goto failed;
-    }
-
-    value = ngx_session_json_text(sd, NGX_SESSION_STORAGE, res);
-    if (json_object_set_new(root, "storage", value) != 0) {
-        goto failed;
-    }
-
-    value = ngx_session_json_journey(sd, res);
-    if (json_object_set_new(root, "journey", value) != 0) {
-        goto failed;
-    }
-
-    value = ngx_session_json_text(sd, NGX_SESSION_DOCUMENTS, res);
-    if (json_object_set_new(root, "documents", value) != 0) {
-        goto failed;
-    }
-
-    return root;
-
-failed:
-
-    json_decref(root);
-
-    return NULL;
+    return ngx_session_out_end(out, 0, '}');
 }
 
 
-static json_t *
-ngx_session_json_string(const ngx_session_str_t *s,
+/* a hash field's string, "" when absent */
+
+static int
+ngx_session_json_field(ngx_session_out_t *out, const ngx_session_str_t *s,
     ngx_session_field_e field, ngx_session_json_result_t *res)
 {
-    json_t  *value;
+    int                   rc;
+    static const unsigned char  empty[] = "";
 
-    if (s->data == NULL) {
-        return json_stringn("", 0);
-    }
+    rc = (s->data == NULL) ? ngx_session_out_string(out, empty, 0, 1)
+                           : ngx_session_out_string(out, s->data, s->len, 0);
 
-    /* NULL for invalid UTF-8; jansson reports memory the same way */
-
-    value = json_stringn((const char *) s->data, s->len);
-    if (value == NULL) {
+    if (rc == NGX_SESSION_AGAIN) {
         res->error = "invalid UTF-8";
         res->field = field;
+        return NGX_SESSION_ERROR;
     }
 
-    return value;
+    return rc;
 }
 
 
-static json_t *
-ngx_session_json_text(const ngx_session_data_t *sd,
+static int
+ngx_session_json_text(ngx_session_out_t *out, const ngx_session_data_t *sd,
     ngx_session_field_e field, ngx_session_json_result_t *res)
 {
+    int                       rc;
     json_t                   *value;
     const ngx_session_str_t  *s;
 
     s = &sd->fields[field];
 
     if (s->data == NULL) {
-        goto absent;
+        return ngx_session_json_absent(out, field);
     }
 
-    value = ngx_session_json_load(s, res);
+    if (ngx_session_json_too_deep(s->data, s->len)) {
+        res->error = "JSON text nested too deeply";
+        res->field = field;
+        return NGX_SESSION_ERROR;
+    }
+
+    if (!out->pretty && ngx_session_json_verbatim(s->data, s->len)) {
+
+        if (field != NGX_SESSION_ADDITIONAL_DATA
+            || s->data[0] == '{' || s->data[0] == '[')
+        {
+            return ngx_session_out_bytes(out, s->data, s->len);
+        }
+
+        if (s->data[0] == 'n') {
+            return ngx_session_json_absent(out, field);
+        }
+
+        /* a scalar where an object or array must be: jansson's verdict */
+    }
+
+    value = ngx_session_json_decode(s->data, s->len, res);
     if (value == NULL) {
         res->field = field;
-        return NULL;
+        return NGX_SESSION_ERROR;
     }
 
-    if (field != NGX_SESSION_ADDITIONAL_DATA
-        || json_is_object(value) || json_is_array(value))
+    if (field == NGX_SESSION_ADDITIONAL_DATA
+        && !json_is_object(value) && !json_is_array(value))
     {
-        return value;
+        if (json_is_null(value)) {
+            json_decref(value);
+            return ngx_session_json_absent(out, field);
+        }
+
+        json_decref(value);
+
+        res->error = "not a JSON object or array";
+        res->field = field;
+
+        return NGX_SESSION_ERROR;
     }
 
-    if (json_is_null(value)) {
-        goto absent;
-    }
+    rc = ngx_session_out_value(out, value, 1);
 
     json_decref(value);
 
-    res->error = "not a JSON object or array";
-    res->field = field;
-
-    return NULL;
-
-absent:
-
-    switch (field) {
-
-    case NGX_SESSION_ADDITIONAL_DATA:
-        return json_array();
-
-    case NGX_SESSION_STORAGE:
-        return json_pack("{s:n}", "success");
-
-    default: /* dcams_plus, documents */
-        return json_null();
-    }
+    return rc;
 }
 
 
-static json_t *
-ngx_session_json_load(const ngx_session_str_t *s,
-    ngx_session_json_result_t *res)
+static int
+ngx_session_json_absent(ngx_session_out_t *out, ngx_session_field_e field)
 {
-    if (ngx_session_json_too_deep(s->data, s->len)) {
-        res->error = "JSON text nested too deeply";
-        return NULL;
-    }
+    switch (field) {
 
-    return ngx_session_json_decode(s->data, s->len, res);
+    case NGX_SESSION_ADDITIONAL_DATA:
+        return ngx_session_out_bytes(out, (const unsigned char *) "[]", 2);
+
+    case NGX_SESSION_STORAGE:
+        if (ngx_session_out_bytes(out, (const unsigned char *) "{", 1)
+            != NGX_SESSION_OK
+            || ngx_session_out_key(out, "success", 7, 2, 1) != NGX_SESSION_OK
+            || ngx_session_out_bytes(out, (const unsigned char *) "null", 4)
+               != NGX_SESSION_OK)
+        {
+            return NGX_SESSION_ERROR;
+        }
+
+        return ngx_session_out_end(out, 1, '}');
+
+    default: /* dcams_plus, documents */
+        return ngx_session_out_bytes(out, (const unsigned char *) "null", 4);
+    }
 }
 
 
@@ -358,21 +432,24 @@ ngx_session_json_decode(const unsigned char *p, size_t len,
 }
 
 
-static json_t *
-ngx_session_json_journey(const ngx_session_data_t *sd,
+/* {"stops":[...],"duration":"HHh MMm SSs"}, at depth 1 */
+
+static int
+ngx_session_json_journey(ngx_session_out_t *out, const ngx_session_data_t *sd,
     ngx_session_json_result_t *res)
 {
     int      parsed;
     char     duration[NGX_SESSION_DURATION_LEN];
     size_t   i, n, len;
-    json_t  *journey, *stops, *stop;
     int64_t  usec, earliest, latest;
 
-    journey = json_object();
-    stops = json_array();
-
-    if (journey == NULL || stops == NULL) {
-        goto failed;
+    if (ngx_session_out_bytes(out, (const unsigned char *) "{", 1)
+        != NGX_SESSION_OK
+        || ngx_session_out_key(out, "stops", 5, 2, 1) != NGX_SESSION_OK
+        || ngx_session_out_bytes(out, (const unsigned char *) "[", 1)
+           != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
     }
 
     n = 0;
@@ -380,12 +457,20 @@ ngx_session_json_journey(const ngx_session_data_t *sd,
     latest = 0;
 
     for (i = 0; i < sd->nstops; i++) {
-        stop = ngx_session_json_stop(&sd->stops[i], &usec, &parsed, res);
 
-        if (json_array_append_new(stops, stop) != 0) {
+        if ((i && ngx_session_out_bytes(out, (const unsigned char *) ",", 1)
+                  != NGX_SESSION_OK)
+            || ngx_session_out_indent(out, 3) != NGX_SESSION_OK)
+        {
+            return NGX_SESSION_ERROR;
+        }
+
+        if (ngx_session_json_stop(out, &sd->stops[i], &usec, &parsed, res)
+            != NGX_SESSION_OK)
+        {
             res->field = NGX_SESSION_NFIELDS;
             res->stop = i;
-            goto failed;
+            return NGX_SESSION_ERROR;
         }
 
         if (!parsed) {
@@ -403,121 +488,740 @@ ngx_session_json_journey(const ngx_session_data_t *sd,
         n++;
     }
 
+    if (sd->nstops && ngx_session_out_indent(out, 2) != NGX_SESSION_OK) {
+        return NGX_SESSION_ERROR;
+    }
+
     /* latest >= earliest, so the division floors */
 
     len = ngx_session_format_duration(
               n < 2 ? 0 : (latest - earliest) / 1000000, duration);
 
-    if (json_object_set_new(journey, "stops", stops) != 0) {
-        json_decref(journey);
-        return NULL;
-    }
-
-    if (json_object_set_new(journey, "duration", json_stringn(duration, len))
-        != 0)
+    if (ngx_session_out_bytes(out, (const unsigned char *) "]", 1)
+        != NGX_SESSION_OK
+        || ngx_session_out_key(out, "duration", 8, 2, 0) != NGX_SESSION_OK
+        || ngx_session_out_string(out, (const unsigned char *) duration, len,
+                                  1)
+           != NGX_SESSION_OK)
     {
-        json_decref(journey);
-        return NULL;
+        return NGX_SESSION_ERROR;
     }
 
-    return journey;
-
-failed:
-
-    json_decref(stops);
-    json_decref(journey);
-
-    return NULL;
+    return ngx_session_out_end(out, 1, '}');
 }
 
 
 /*
- * A stored stop, cut down to the six keys; *parsed: timestamp usable.
+ * A stored stop, cut down to the six keys, at depth 3; *parsed: timestamp
+ * usable.
  *
- * Only the six values are decoded, by jansson.  Every other member is
- * dropped, so it is only scanned: it must be JSON (RFC 8259 syntax, UTF-8),
- * and it is not judged further, since nothing of it is ever emitted: a
- * number of any size, a key repeated or holding "\u0000", a lone surrogate
- * escape are all fine there.  Nesting stays bounded by
- * NGX_SESSION_JSON_MAX_DEPTH, the stop itself counting as one: the bound
- * protects the worker from the text, whatever becomes of it.
+ * Only the six values are read.  Every other member is dropped, so it is
+ * only scanned: it must be JSON (RFC 8259 syntax, UTF-8), and it is not
+ * judged further, since nothing of it is ever emitted: a number of any
+ * size, a key repeated or holding "\u0000", a lone surrogate escape are
+ * all fine there.  Nesting stays bounded by NGX_SESSION_JSON_MAX_DEPTH, the
+ * stop itself counting as one: the bound protects the worker from the
+ * text, whatever becomes of it.
  */
 
-static json_t *
-ngx_session_json_stop(const ngx_session_str_t *s, int64_t *usec,
-    int *parsed, ngx_session_json_result_t *res)
+static int
+ngx_session_json_stop(ngx_session_out_t *out, const ngx_session_str_t *s,
+    int64_t *usec, int *parsed, ngx_session_json_result_t *res)
 {
     size_t                     i;
-    json_t                    *stop, *value;
     ngx_session_stop_value_t   values[NGX_SESSION_STOP_NKEYS];
 
     *parsed = 0;
 
     if (ngx_session_stop_scan(s, values, &res->error) != NGX_SESSION_OK) {
-        return NULL;
+        return NGX_SESSION_ERROR;
     }
 
-    stop = json_object();
-    if (stop == NULL) {
-        return NULL;
+    if (ngx_session_out_bytes(out, (const unsigned char *) "{", 1)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
     }
 
     for (i = 0; i < NGX_SESSION_STOP_NKEYS; i++) {
-        value = ngx_session_json_stop_value(&values[i], res);
-
-        if (json_object_set_new(stop, ngx_session_stop_keys[i].name, value)
-            != 0)
+        if (ngx_session_out_key(out, ngx_session_stop_keys[i].name,
+                                ngx_session_stop_keys[i].len, 4, i == 0)
+            != NGX_SESSION_OK
+            || ngx_session_json_stop_value(out, &values[i],
+                                           i == 0 ? usec : NULL, parsed, res)
+               != NGX_SESSION_OK)
         {
-            json_decref(stop);
-            return NULL;
+            return NGX_SESSION_ERROR;
         }
     }
 
-    value = json_object_get(stop, "timestamp");
-
-    *parsed = (ngx_session_parse_timestamp(
-                   (const unsigned char *) json_string_value(value),
-                   json_string_length(value), usec)
-               == NGX_SESSION_OK);
-
-    return stop;
+    return ngx_session_out_end(out, 3, '}');
 }
 
 
 /*
- * The scanner has checked the string's syntax and UTF-8: without escapes
- * its text is the value.  json_stringn() still checks UTF-8, as for every
- * other string of the body.
+ * The scanner has checked the string's syntax and UTF-8: without escapes,
+ * its text with the quotes is already the value as jansson would dump it
+ * (nothing in it needs escaping).  An escaped value is decoded by jansson
+ * and written out again.  usec: the timestamp's value is wanted.
  */
 
-static json_t *
-ngx_session_json_stop_value(const ngx_session_stop_value_t *v,
+static int
+ngx_session_json_stop_value(ngx_session_out_t *out,
+    const ngx_session_stop_value_t *v, int64_t *usec, int *parsed,
     ngx_session_json_result_t *res)
 {
+    int      rc;
     json_t  *value;
 
     if (v->data == NULL) {
-        return json_stringn("", 0);
+        return ngx_session_out_bytes(out, (const unsigned char *) "\"\"", 2);
     }
 
     if (!v->escaped) {
-        value = json_stringn((const char *) v->data + 1, v->len - 2);
-        if (value == NULL) {
-            res->error = "invalid UTF-8 in JSON text";
+        if (usec) {
+            *parsed = (ngx_session_parse_timestamp(v->data + 1, v->len - 2,
+                                                   usec)
+                       == NGX_SESSION_OK);
         }
 
-        return value;
+        return ngx_session_out_bytes(out, v->data, v->len);
     }
 
     value = ngx_session_json_decode(v->data, v->len, res);
+    if (value == NULL) {
+        return NGX_SESSION_ERROR;
+    }
 
-    if (value != NULL && !json_is_string(value)) {
+    if (!json_is_string(value)) {
         json_decref(value);
         res->error = "invalid JSON text";
+        return NGX_SESSION_ERROR;
+    }
+
+    if (usec) {
+        *parsed = (ngx_session_parse_timestamp(
+                       (const unsigned char *) json_string_value(value),
+                       json_string_length(value), usec)
+                   == NGX_SESSION_OK);
+    }
+
+    rc = ngx_session_out_string(out,
+                                (const unsigned char *) json_string_value(value),
+                                json_string_length(value), 1);
+
+    json_decref(value);
+
+    return rc;
+}
+
+
+/*
+ * A parsed value at the given depth, as json_dumpb() writes it with
+ * JSON_COMPACT or JSON_INDENT(4).  The text was bounded by
+ * NGX_SESSION_JSON_MAX_DEPTH before it was parsed, so is the recursion.
+ */
+
+static int
+ngx_session_out_value(ngx_session_out_t *out, json_t *value, int depth)
+{
+    switch (json_typeof(value)) {
+
+    case JSON_OBJECT:
+        return ngx_session_out_object(out, value, depth);
+
+    case JSON_ARRAY:
+        return ngx_session_out_array(out, value, depth);
+
+    case JSON_STRING:
+        return ngx_session_out_string(out,
+                                 (const unsigned char *) json_string_value(value),
+                                 json_string_length(value), 1);
+
+    case JSON_INTEGER:
+        return ngx_session_out_integer(out, json_integer_value(value));
+
+    case JSON_REAL:
+        return ngx_session_out_real(out, value);
+
+    case JSON_TRUE:
+        return ngx_session_out_bytes(out, (const unsigned char *) "true", 4);
+
+    case JSON_FALSE:
+        return ngx_session_out_bytes(out, (const unsigned char *) "false", 5);
+
+    default: /* JSON_NULL */
+        return ngx_session_out_bytes(out, (const unsigned char *) "null", 4);
+    }
+}
+
+
+/* members in jansson's order, the order of the text */
+
+static int
+ngx_session_out_object(ngx_session_out_t *out, json_t *object, int depth)
+{
+    int    first;
+    void  *iter;
+
+    iter = json_object_iter(object);
+
+    if (iter == NULL) {
+        return ngx_session_out_bytes(out, (const unsigned char *) "{}", 2);
+    }
+
+    if (ngx_session_out_bytes(out, (const unsigned char *) "{", 1)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    for (first = 1; iter; iter = json_object_iter_next(object, iter)) {
+
+        if ((!first && ngx_session_out_bytes(out, (const unsigned char *) ",",
+                                             1)
+                       != NGX_SESSION_OK)
+            || ngx_session_out_indent(out, depth + 1) != NGX_SESSION_OK
+            || ngx_session_out_string(out,
+                          (const unsigned char *) json_object_iter_key(iter),
+                          json_object_iter_key_len(iter), 1)
+               != NGX_SESSION_OK
+            || ngx_session_out_bytes(out, (const unsigned char *) ": ",
+                                     out->pretty ? 2 : 1)
+               != NGX_SESSION_OK
+            || ngx_session_out_value(out, json_object_iter_value(iter),
+                                     depth + 1)
+               != NGX_SESSION_OK)
+        {
+            return NGX_SESSION_ERROR;
+        }
+
+        first = 0;
+    }
+
+    return ngx_session_out_end(out, depth, '}');
+}
+
+
+static int
+ngx_session_out_array(ngx_session_out_t *out, json_t *array, int depth)
+{
+    size_t  i, n;
+
+    n = json_array_size(array);
+
+    if (n == 0) {
+        return ngx_session_out_bytes(out, (const unsigned char *) "[]", 2);
+    }
+
+    if (ngx_session_out_bytes(out, (const unsigned char *) "[", 1)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        if ((i && ngx_session_out_bytes(out, (const unsigned char *) ",", 1)
+                  != NGX_SESSION_OK)
+            || ngx_session_out_indent(out, depth + 1) != NGX_SESSION_OK
+            || ngx_session_out_value(out, json_array_get(array, i), depth + 1)
+               != NGX_SESSION_OK)
+        {
+            return NGX_SESSION_ERROR;
+        }
+    }
+
+    return ngx_session_out_end(out, depth, ']');
+}
+
+
+static int
+ngx_session_out_integer(ngx_session_out_t *out, json_int_t n)
+{
+    unsigned char        buf[24], *p;
+    unsigned long long   u;
+
+    /* the magnitude as unsigned: -LLONG_MIN does not fit a json_int_t */
+    u = (n < 0) ? 0ULL - (unsigned long long) n : (unsigned long long) n;
+
+    p = buf + sizeof(buf);
+
+    do {
+        *--p = (unsigned char) ('0' + u % 10);
+        u /= 10;
+    } while (u);
+
+    if (n < 0) {
+        *--p = '-';
+    }
+
+    return ngx_session_out_bytes(out, p, buf + sizeof(buf) - p);
+}
+
+
+/* jansson's own formatting of a double (%.17g, made to look like a real) */
+
+static int
+ngx_session_out_real(ngx_session_out_t *out, json_t *real)
+{
+    char    buf[64];
+    size_t  len;
+
+    len = json_dumpb(real, buf, sizeof(buf), JSON_ENCODE_ANY);
+
+    if (len == 0 || len > sizeof(buf)) {
+        return NGX_SESSION_ERROR;
+    }
+
+    return ngx_session_out_bytes(out, (const unsigned char *) buf, len);
+}
+
+
+/* a member's key and separator; first: no comma before it */
+
+static int
+ngx_session_out_key(ngx_session_out_t *out, const char *name, size_t len,
+    int depth, int first)
+{
+    if ((!first && ngx_session_out_bytes(out, (const unsigned char *) ",", 1)
+                   != NGX_SESSION_OK)
+        || ngx_session_out_indent(out, depth) != NGX_SESSION_OK
+        || ngx_session_out_bytes(out, (const unsigned char *) "\"", 1)
+           != NGX_SESSION_OK
+        || ngx_session_out_bytes(out, (const unsigned char *) name, len)
+           != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    return ngx_session_out_bytes(out, (const unsigned char *) "\": ",
+                                 out->pretty ? 3 : 2);
+}
+
+
+/* the close of a non-empty container whose own level is depth */
+
+static int
+ngx_session_out_end(ngx_session_out_t *out, int depth, unsigned char close)
+{
+    if (ngx_session_out_indent(out, depth) != NGX_SESSION_OK) {
+        return NGX_SESSION_ERROR;
+    }
+
+    return ngx_session_out_bytes(out, &close, 1);
+}
+
+
+/* pretty: a new line and four spaces a level; compact: nothing */
+
+static int
+ngx_session_out_indent(ngx_session_out_t *out, int depth)
+{
+    size_t  n;
+
+    if (!out->pretty) {
+        return NGX_SESSION_OK;
+    }
+
+    n = 1 + 4 * (size_t) depth;
+
+    if ((size_t) (out->end - out->pos) < n
+        && ngx_session_out_grow(out, n) != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    *out->pos = '\n';
+    memset(out->pos + 1, ' ', n - 1);
+    out->pos += n;
+
+    return NGX_SESSION_OK;
+}
+
+
+/*
+ * A JSON string, escaped as jansson's dump escapes it: '"', '\\' and the
+ * control characters, the five with short forms by them, the others as
+ * \u00XX; everything else as it is.  checked: valid UTF-8 already (from
+ * jansson); otherwise it is checked here and NGX_SESSION_AGAIN means
+ * invalid UTF-8.
+ */
+
+static const unsigned char  ngx_session_json_class[256] = {
+    /* 0x00-0x1f: escaped */
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    /* ' ', '!', '"' escaped, the rest of ASCII as it is but '\\' */
+    0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x80-0xff: part of a UTF-8 sequence */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1
+};
+
+
+static int
+ngx_session_out_string(ngx_session_out_t *out, const unsigned char *p,
+    size_t len, int checked)
+{
+    size_t                n;
+    unsigned char         esc[6], c;
+    const unsigned char  *run, *end;
+    unsigned              plain;
+    static const char     hex[] = "0123456789ABCDEF";
+
+    /* checked: bytes of a UTF-8 sequence are as plain as ASCII */
+    plain = checked ? 1 : 0;
+    end = p + len;
+
+    if (ngx_session_out_bytes(out, (const unsigned char *) "\"", 1)
+        != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    while (p < end) {
+
+        for (run = p; p < end && ngx_session_json_class[*p] <= plain; p++) {
+            /* void */
+        }
+
+        if (p != run
+            && ngx_session_out_bytes(out, run, p - run) != NGX_SESSION_OK)
+        {
+            return NGX_SESSION_ERROR;
+        }
+
+        if (p == end) {
+            break;
+        }
+
+        c = *p;
+
+        if (ngx_session_json_class[c] == 1) {
+            n = ngx_session_utf8_sequence(p, end);
+            if (n == 0) {
+                return NGX_SESSION_AGAIN;
+            }
+
+            if (ngx_session_out_bytes(out, p, n) != NGX_SESSION_OK) {
+                return NGX_SESSION_ERROR;
+            }
+
+            p += n;
+            continue;
+        }
+
+        esc[0] = '\\';
+        n = 2;
+
+        switch (c) {
+        case '"':  esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = '0';
+            esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            n = 6;
+            break;
+        }
+
+        if (ngx_session_out_bytes(out, esc, n) != NGX_SESSION_OK) {
+            return NGX_SESSION_ERROR;
+        }
+
+        p++;
+    }
+
+    return ngx_session_out_bytes(out, (const unsigned char *) "\"", 1);
+}
+
+
+static int
+ngx_session_out_bytes(ngx_session_out_t *out, const unsigned char *p,
+    size_t len)
+{
+    if ((size_t) (out->end - out->pos) < len
+        && ngx_session_out_grow(out, len) != NGX_SESSION_OK)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    memcpy(out->pos, p, len);
+    out->pos += len;
+
+    return NGX_SESSION_OK;
+}
+
+
+/* room for len more bytes: twice the size, or more; the old buffer stays */
+
+static int
+ngx_session_out_grow(ngx_session_out_t *out, size_t len)
+{
+    size_t          used, size;
+    unsigned char  *buf;
+
+    used = out->pos - out->start;
+    size = out->end - out->start;
+
+    if (len > SIZE_MAX / 2 - size) {
+        return NGX_SESSION_ERROR;
+    }
+
+    size = (len > size) ? size + len : 2 * size;
+
+    buf = out->alloc(out->pool, size);
+    if (buf == NULL) {
+        return NGX_SESSION_ERROR;
+    }
+
+    memcpy(buf, out->start, used);
+
+    out->start = buf;
+    out->pos = buf + used;
+    out->end = buf + size;
+
+    return NGX_SESSION_OK;
+}
+
+
+/*
+ * Is the JSON text, byte for byte, what jansson's compact dump of its own
+ * parse of it would be?  Then it is written as it is, without building
+ * jansson values only to dump them again: the writer stores most fields
+ * so (no spaces, no escapes, integers).  Anything else (spaces, an
+ * escape, a real, an integer of 19 digits or more, "-0", a repeated key,
+ * more keys open at once than are tracked here, any error) answers 0, and
+ * jansson parses the text, so every error and every other form is its.
+ */
+
+#define NGX_SESSION_VERBATIM_KEYS  64
+
+static int
+ngx_session_json_verbatim(const unsigned char *p, size_t len)
+{
+    size_t                 depth, nkeys, i, n;
+    size_t                 first[NGX_SESSION_JSON_MAX_DEPTH];
+    uint64_t               arrays;
+    ngx_session_str_t      keys[NGX_SESSION_VERBATIM_KEYS], key;
+    const unsigned char   *end;
+    enum {
+        sw_value = 0,
+        sw_key,
+        sw_next
+    } state;
+
+    end = p + len;
+    depth = 0;
+    nkeys = 0;
+    arrays = 0;
+    state = sw_value;
+
+    while (p < end) {
+
+        switch (state) {
+
+        case sw_value:
+
+            if (*p == '[' || *p == '{') {
+                if (depth == NGX_SESSION_JSON_MAX_DEPTH) {
+                    return 0;
+                }
+
+                if (*p == '[') {
+                    arrays |= (uint64_t) 1 << depth;
+
+                } else {
+                    arrays &= ~((uint64_t) 1 << depth);
+                    first[depth] = nkeys;
+                    state = sw_key;
+                }
+
+                depth++;
+                p++;
+
+                if (p < end && *p == ((arrays >> (depth - 1) & 1) ? ']' : '}'))
+                {
+                    p++;
+                    depth--;
+                    state = sw_next;
+                }
+
+                break;
+            }
+
+            if (*p == '"') {
+                p = ngx_session_json_verbatim_string(p, end);
+
+            } else if (*p == '-' || ngx_session_digit(*p)) {
+                p = ngx_session_json_verbatim_integer(p, end);
+
+            } else if (*p == 't' && end - p >= 4 && memcmp(p, "true", 4) == 0) {
+                p += 4;
+
+            } else if (*p == 'f' && end - p >= 5 && memcmp(p, "false", 5) == 0)
+            {
+                p += 5;
+
+            } else if (*p == 'n' && end - p >= 4 && memcmp(p, "null", 4) == 0) {
+                p += 4;
+
+            } else {
+                return 0;
+            }
+
+            if (p == NULL) {
+                return 0;
+            }
+
+            state = sw_next;
+            break;
+
+        case sw_key:
+
+            key.data = p;
+            p = (*p == '"') ? ngx_session_json_verbatim_string(p, end) : NULL;
+
+            if (p == NULL || p == end || *p != ':'
+                || nkeys == NGX_SESSION_VERBATIM_KEYS)
+            {
+                return 0;
+            }
+
+            key.len = p - key.data;
+
+            for (i = first[depth - 1]; i < nkeys; i++) {
+                if (keys[i].len == key.len
+                    && memcmp(keys[i].data, key.data, key.len) == 0)
+                {
+                    return 0;
+                }
+            }
+
+            keys[nkeys++] = key;
+            p++;
+            state = sw_value;
+            break;
+
+        default: /* sw_next */
+
+            if (depth == 0) {
+                return 0;
+            }
+
+            n = arrays >> (depth - 1) & 1;
+
+            if (*p == ',') {
+                state = n ? sw_value : sw_key;
+
+            } else if (*p == (n ? ']' : '}')) {
+                depth--;
+
+                if (!n) {
+                    nkeys = first[depth];
+                }
+
+            } else {
+                return 0;
+            }
+
+            p++;
+            break;
+        }
+    }
+
+    return state == sw_next && depth == 0;
+}
+
+
+/* a string without escapes or control characters, valid UTF-8: its end */
+
+static const unsigned char *
+ngx_session_json_verbatim_string(const unsigned char *p,
+    const unsigned char *end)
+{
+    size_t  n;
+
+    for (p++; p < end; p++) {
+
+        switch (ngx_session_json_class[*p]) {
+
+        case 0:
+            continue;
+
+        case 1:
+            n = ngx_session_utf8_sequence(p, end);
+            if (n == 0) {
+                return NULL;
+            }
+
+            p += n - 1;
+            continue;
+
+        default:
+            return (*p == '"') ? p + 1 : NULL;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* -?(0|[1-9][0-9]{0,17}) but "-0", and no fraction or exponent: its end */
+
+static const unsigned char *
+ngx_session_json_verbatim_integer(const unsigned char *p,
+    const unsigned char *end)
+{
+    int                   negative;
+    const unsigned char  *digits;
+
+    negative = (*p == '-');
+    digits = p + negative;
+    p = digits;
+
+    if (p < end && *p == '0') {
+        if (negative) {
+            return NULL;
+        }
+
+        p++;
+
+    } else {
+        while (p < end && ngx_session_digit(*p)) {
+            p++;
+        }
+
+        if (p == digits || p - digits > 18) {
+            return NULL;
+        }
+    }
+
+    if (p < end && (ngx_session_digit(*p) || *p == '.' || *p == 'e'
+                    || *p == 'E'))
+    {
         return NULL;
     }
 
-    return value;
+    return p;
 }
 
 
@@ -879,6 +1583,15 @@ ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped)
     sc->p++;
 
     while (sc->p < sc->end) {
+
+        /* the run of plain ASCII first: most of any string */
+
+        while (ngx_session_json_class[*sc->p] == 0) {
+            if (++sc->p == sc->end) {
+                goto failed;
+            }
+        }
+
         c = *sc->p;
 
         if (c == '"') {
@@ -898,12 +1611,9 @@ ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped)
             continue;
         }
 
+        /* a backslash */
+
         sc->p++;
-
-        if (c != '\\') {
-            continue;
-        }
-
         *escaped = 1;
 
         if (sc->p == sc->end) {
@@ -928,23 +1638,41 @@ ngx_session_scan_string(ngx_session_scan_t *sc, int *escaped)
         break;
     }
 
+failed:
+
     return ngx_session_scan_fail(sc, "invalid JSON text");
 }
 
 
-/*
- * One UTF-8 sequence of 2 to 4 bytes (RFC 3629): no overlong forms, no
- * surrogates, nothing past U+10FFFF; as jansson judges the emitted values.
- */
+/* one UTF-8 sequence at sc->p */
 
 static int
 ngx_session_scan_utf8(ngx_session_scan_t *sc)
 {
-    size_t               i, n;
-    uint32_t             cp, min;
-    const unsigned char  *p;
+    size_t  n;
 
-    p = sc->p;
+    n = ngx_session_utf8_sequence(sc->p, sc->end);
+    if (n == 0) {
+        return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+    }
+
+    sc->p += n;
+
+    return NGX_SESSION_OK;
+}
+
+
+/*
+ * The length of the UTF-8 sequence of 2 to 4 bytes at p (RFC 3629), or 0:
+ * no overlong forms, no surrogates, nothing past U+10FFFF, as jansson
+ * judges the strings it is given.
+ */
+
+static size_t
+ngx_session_utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    size_t    i, n;
+    uint32_t  cp, min;
 
     if (p[0] >= 0xc2 && p[0] <= 0xdf) {
         n = 2;
@@ -962,28 +1690,26 @@ ngx_session_scan_utf8(ngx_session_scan_t *sc)
         min = 0x10000;
 
     } else {
-        return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+        return 0;
     }
 
-    if ((size_t) (sc->end - p) < n) {
-        return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+    if ((size_t) (end - p) < n) {
+        return 0;
     }
 
     for (i = 1; i < n; i++) {
         if ((p[i] & 0xc0) != 0x80) {
-            return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+            return 0;
         }
 
         cp = (cp << 6) | (p[i] & 0x3f);
     }
 
     if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        return ngx_session_scan_fail(sc, "invalid UTF-8 in JSON text");
+        return 0;
     }
 
-    sc->p += n;
-
-    return NGX_SESSION_OK;
+    return n;
 }
 
 
@@ -1089,11 +1815,6 @@ ngx_session_scan_fail(ngx_session_scan_t *sc, const char *error)
 }
 
 
-/*
- * Output is about the size of the input plus the fixed keys; escapes and
- * indentation can make it larger, and then the dump is redone with the
- * exact size.
- */
 
 /*
  * Stored JSON is parsed, and later dumped, recursively: bound its nesting
@@ -1149,6 +1870,11 @@ ngx_session_json_too_deep(const unsigned char *p, size_t len)
 }
 
 
+/*
+ * The body is about the size of the stored values plus the fixed keys;
+ * escapes and indentation can make it larger, and then the buffer grows.
+ */
+
 static size_t
 ngx_session_json_estimate(const ngx_session_data_t *sd, int pretty)
 {
@@ -1165,46 +1891,6 @@ ngx_session_json_estimate(const ngx_session_data_t *sd, int pretty)
     }
 
     return size + size / 4 + (pretty ? size : 0) + 1024;
-}
-
-
-static int
-ngx_session_json_dump(json_t *root, size_t size, int pretty,
-    ngx_session_alloc_pt alloc, void *pool, ngx_session_json_result_t *res)
-{
-    size_t          len, flags;
-    unsigned char  *buf;
-
-    flags = pretty ? NGX_SESSION_JSON_PRETTY : NGX_SESSION_JSON_COMPACT;
-
-    buf = alloc(pool, size);
-    if (buf == NULL) {
-        return NGX_SESSION_ERROR;
-    }
-
-    /* json_dumpb() returns the size it needs, even when it did not fit */
-
-    len = json_dumpb(root, (char *) buf, size, flags);
-
-    if (len > size) {
-        size = len;
-
-        buf = alloc(pool, size);
-        if (buf == NULL) {
-            return NGX_SESSION_ERROR;
-        }
-
-        len = json_dumpb(root, (char *) buf, size, flags);
-    }
-
-    if (len == 0 || len > size) {
-        return NGX_SESSION_ERROR;
-    }
-
-    res->data = buf;
-    res->len = len;
-
-    return NGX_SESSION_OK;
 }
 
 
@@ -1284,7 +1970,9 @@ ngx_session_parse_timestamp(const unsigned char *p, size_t len,
 size_t
 ngx_session_format_duration(int64_t seconds, char *buf)
 {
-    int  n;
+    int       i, n;
+    char      hours[24];
+    uint64_t  h;
 
     /* never produced by the caller (latest - earliest); harmless anyway */
 
@@ -1292,11 +1980,36 @@ ngx_session_format_duration(int64_t seconds, char *buf)
         seconds = 0;
     }
 
-    n = snprintf(buf, NGX_SESSION_DURATION_LEN, "%02lldh %02dm %02ds",
-                 (long long) (seconds / 3600), (int) (seconds / 60 % 60),
-                 (int) (seconds % 60));
+    /* "%02lldh %02dm %02ds" without snprintf(), once per render */
 
-    return n > 0 ? (size_t) n : 0;
+    h = (uint64_t) seconds / 3600;
+    n = 0;
+
+    do {
+        hours[n++] = (char) ('0' + h % 10);
+        h /= 10;
+    } while (h);
+
+    if (n == 1) {
+        hours[n++] = '0';
+    }
+
+    for (i = 0; i < n; i++) {
+        buf[i] = hours[n - 1 - i];
+    }
+
+    buf[n++] = 'h';
+    buf[n++] = ' ';
+    buf[n++] = (char) ('0' + seconds / 60 % 60 / 10);
+    buf[n++] = (char) ('0' + seconds / 60 % 10);
+    buf[n++] = 'm';
+    buf[n++] = ' ';
+    buf[n++] = (char) ('0' + seconds % 60 / 10);
+    buf[n++] = (char) ('0' + seconds % 10);
+    buf[n++] = 's';
+    buf[n] = '\0';
+
+    return (size_t) n;
 }
 
 

@@ -85,8 +85,15 @@ typedef struct {
 } ngx_session_jwt_cache_entry_t;
 
 
+/*
+ * SHA256() fetches the algorithm by name on every call in OpenSSL 3, which
+ * costs more than hashing a token: the cache fetches it once.
+ */
+
 struct ngx_session_jwt_cache_s {
     ngx_session_assoc_t      assoc;
+    EVP_MD                  *sha256;
+    EVP_MD_CTX              *ctx;
 };
 
 
@@ -131,6 +138,8 @@ static int ngx_session_jwt_scopes(const ngx_session_jwt_policy_t *policy,
 static int ngx_session_jwt_has_scope(json_t *scope, json_t *scp,
     const char *want);
 static int ngx_session_jwt_string_is(json_t *v, const char *s);
+static int ngx_session_jwt_cache_digest(ngx_session_jwt_cache_t *cache,
+    const char *token, size_t len, unsigned char *digest);
 static uint64_t ngx_session_jwt_cache_hash(const unsigned char *digest,
     const void *policy_id, uint64_t generation);
 static int ngx_session_jwt_cache_match(const void *value, const void *key);
@@ -1022,15 +1031,29 @@ ngx_session_jwt_cache_create(size_t entries)
 
     ways = entries < NGX_SESSION_CACHE_WAYS ? entries : NGX_SESSION_CACHE_WAYS;
 
+    cache->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    cache->ctx = EVP_MD_CTX_new();
+
+    if (cache->sha256 == NULL || cache->ctx == NULL) {
+        goto failed;
+    }
+
     if (ngx_session_assoc_init(&cache->assoc, entries / ways, ways,
                                ngx_session_jwt_cache_drop, NULL)
         != NGX_SESSION_OK)
     {
-        free(cache);
-        return NULL;
+        goto failed;
     }
 
     return cache;
+
+failed:
+
+    EVP_MD_CTX_free(cache->ctx);
+    EVP_MD_free(cache->sha256);
+    free(cache);
+
+    return NULL;
 }
 
 
@@ -1042,6 +1065,8 @@ ngx_session_jwt_cache_free(ngx_session_jwt_cache_t *cache)
     }
 
     ngx_session_assoc_destroy(&cache->assoc);
+    EVP_MD_CTX_free(cache->ctx);
+    EVP_MD_free(cache->sha256);
     free(cache);
 }
 
@@ -1077,7 +1102,12 @@ ngx_session_jwt_cache_lookup(ngx_session_jwt_cache_t *cache,
         return NULL;
     }
 
-    SHA256((const unsigned char *) token, len, key.digest);
+    if (ngx_session_jwt_cache_digest(cache, token, len, key.digest)
+        != NGX_SESSION_OK)
+    {
+        return NULL;
+    }
+
     key.policy_id = policy_id;
     key.generation = generation;
 
@@ -1118,7 +1148,13 @@ ngx_session_jwt_cache_store(ngx_session_jwt_cache_t *cache,
         return;
     }
 
-    SHA256((const unsigned char *) token, len, e->digest);
+    if (ngx_session_jwt_cache_digest(cache, token, len, e->digest)
+        != NGX_SESSION_OK)
+    {
+        free(e);
+        return;
+    }
+
     e->policy_id = policy_id;
     e->generation = generation;
     e->exp = exp;
@@ -1132,6 +1168,21 @@ ngx_session_jwt_cache_store(ngx_session_jwt_cache_t *cache,
                                                              generation),
                                   ngx_session_jwt_cache_match, e);
     way->value = e;
+}
+
+
+static int
+ngx_session_jwt_cache_digest(ngx_session_jwt_cache_t *cache,
+    const char *token, size_t len, unsigned char *digest)
+{
+    if (EVP_DigestInit_ex(cache->ctx, cache->sha256, NULL) != 1
+        || EVP_DigestUpdate(cache->ctx, token, len) != 1
+        || EVP_DigestFinal_ex(cache->ctx, digest, NULL) != 1)
+    {
+        return NGX_SESSION_ERROR;
+    }
+
+    return NGX_SESSION_OK;
 }
 
 

@@ -5,6 +5,10 @@
  * stops.  Invalid UTF-8, deep JSON and odd shapes must give a 502 reason,
  * never a crash or a leak.
  *
+ * A body that builds is exactly what jansson's own dump of it gives, in
+ * the compact and in the pretty form: the builder writes the structure and
+ * copies canonical JSON text itself, and must never differ from jansson.
+ *
  * Each stop is also rendered alone and checked against jansson: a stop
  * jansson parses strictly (duplicates refused, nesting within the bound)
  * must render, and whatever renders must carry the six values jansson
@@ -153,14 +157,45 @@ fuzz_one_stop(const ngx_session_str_t *s)
 }
 
 
+static void
+fuzz_jansson_form(const ngx_session_data_t *sd, int pretty)
+{
+    char                       *dump;
+    size_t                      n;
+    json_t                     *body;
+    fuzz_pool_t                 pool = { 0 };
+    ngx_session_json_result_t   res;
+
+    if (ngx_session_json_build(sd, (const unsigned char *) "fuzz-id", 7,
+                               pretty, fuzz_alloc, &pool, &res)
+        == NGX_SESSION_OK)
+    {
+        body = json_loadb((const char *) res.data, res.len, JSON_ALLOW_NUL,
+                          NULL);
+        if (body == NULL) {
+            __builtin_trap();
+        }
+
+        dump = fuzz_alloc(&pool, res.len + 1);
+        n = json_dumpb(body, dump, res.len + 1,
+                       pretty ? JSON_INDENT(4) : JSON_COMPACT);
+        json_decref(body);
+
+        if (n != res.len || memcmp(dump, res.data, n) != 0) {
+            __builtin_trap();
+        }
+    }
+
+    fuzz_pool_free(&pool);
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     size_t                      i, n, start;
-    fuzz_pool_t                 pool = { 0 };
     ngx_session_str_t           stops[FUZZ_MAX_STOPS], *s;
     ngx_session_data_t          sd;
-    ngx_session_json_result_t   res;
 
     if (size < 1) {
         return 0;
@@ -199,10 +234,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     sd.hash_len = n;
 
-    (void) ngx_session_json_build(&sd, (const unsigned char *) "fuzz-id", 7,
-                                  data[0] & 1, fuzz_alloc, &pool, &res);
-
-    fuzz_pool_free(&pool);
+    fuzz_jansson_form(&sd, 0);
+    fuzz_jansson_form(&sd, 1);
 
     for (i = 0; i < sd.nstops; i++) {
         fuzz_one_stop(&stops[i]);

@@ -1099,6 +1099,167 @@ test_memory(void)
 }
 
 
+/*
+ * The bytes of a JSON-text field in the compact body: copied when the text
+ * is already in jansson's compact form, else parsed and written as
+ * json_dumpb() would.  Either way the bytes are jansson's.
+ */
+
+typedef struct {
+    const char  *text;
+    const char  *want;
+    const char  *name;
+} test_form_t;
+
+static const test_form_t  test_forms[] = {
+    { "{\"a\":1,\"b\":[true,false,null],\"c\":{}}",
+      "{\"a\":1,\"b\":[true,false,null],\"c\":{}}", "canonical: as it is" },
+    { "{ \"a\" : 1 }", "{\"a\":1}", "spaces dropped" },
+    { "[\"\\/x\",\"\\u00e9\",\"\\n\"]", "[\"/x\",\"\xc3\xa9\",\"\\n\"]",
+      "escapes decoded, re-escaped as jansson does" },
+    { "[\"\\u001f\\u007f\"]", "[\"\\u001F\x7f\"]",
+      "control characters as \\u00XX, DEL as it is" },
+    { "[-0,0,-1,123456789012345678]", "[0,0,-1,123456789012345678]",
+      "-0 is the integer 0" },
+    { "[1234567890123456789]", "[1234567890123456789]",
+      "19 digits: jansson's integer" },
+    { "[1.5,1e2,0.1,-2E-3]", "[1.5,100.0,0.10000000000000001,-0.002]",
+      "reals in jansson's %.17g form" },
+    { "\"\xf0\x9f\x98\x80\"", "\"\xf0\x9f\x98\x80\"", "a top-level string" },
+    { "{\"\":{\"\":[]}}", "{\"\":{\"\":[]}}", "empty keys, nested" },
+    { "{\"a\":{\"b\":1},\"b\":{\"a\":1}}", "{\"a\":{\"b\":1},\"b\":{\"a\":1}}",
+      "the same key in other objects" },
+};
+
+
+static void
+test_text_forms(void)
+{
+    int                         rc;
+    char                        want[256];
+    size_t                      i;
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+
+    for (i = 0; i < sizeof(test_forms) / sizeof(test_forms[0]); i++) {
+        memset(&sd, 0, sizeof(sd));
+        test_set(&sd, NGX_SESSION_DCAMS_PLUS, test_forms[i].text);
+
+        rc = test_build(&sd, 0, &res);
+        is_int(rc, NGX_SESSION_OK, "form, %s: build", test_forms[i].name);
+
+        snprintf(want, sizeof(want), "\"dcams_plus\":%s,\"storage\"",
+                 test_forms[i].want);
+        ok(rc == NGX_SESSION_OK && test_contains(&res, want),
+           "form, %s: the bytes", test_forms[i].name);
+    }
+}
+
+
+/* repeated keys are refused in any object, also past the tracked keys */
+
+static void
+test_text_duplicates(void)
+{
+    char                        text[2048];
+    size_t                      i, n;
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+    static const char          *dups[] = {
+        "{\"a\":1,\"a\":1}",
+        "{\"a\":{\"x\":1,\"y\":2,\"x\":3}}",
+        "[{\"k\":1},{\"k\":1,\"k\":1}]",
+    };
+
+    for (i = 0; i < sizeof(dups) / sizeof(dups[0]); i++) {
+        memset(&sd, 0, sizeof(sd));
+        test_set(&sd, NGX_SESSION_STORAGE, dups[i]);
+
+        ok(test_build(&sd, 0, &res) == NGX_SESSION_ERROR
+           && res.error && strcmp(res.error, "duplicate key in JSON text") == 0
+           && res.field == NGX_SESSION_STORAGE,
+           "repeated key refused: %s", dups[i]);
+    }
+
+    /* 100 keys, the last a repeat of the first */
+
+    n = snprintf(text, sizeof(text), "{");
+    for (i = 0; i < 100; i++) {
+        n += snprintf(text + n, sizeof(text) - n, "\"k%zu\":%zu,", i, i);
+    }
+    snprintf(text + n, sizeof(text) - n, "\"k0\":0}");
+
+    memset(&sd, 0, sizeof(sd));
+    test_set(&sd, NGX_SESSION_STORAGE, text);
+    ok(test_build(&sd, 0, &res) == NGX_SESSION_ERROR && res.error
+       && strcmp(res.error, "duplicate key in JSON text") == 0,
+       "a repeat after 100 keys refused");
+
+    text[n - 1] = '}';
+    text[n] = '\0';
+    memset(&sd, 0, sizeof(sd));
+    test_set(&sd, NGX_SESSION_STORAGE, text);
+    is_int(test_build(&sd, 0, &res), NGX_SESSION_OK,
+           "100 distinct keys accepted");
+}
+
+
+/*
+ * Whatever the builder writes is what jansson's own dump of it gives, in
+ * both forms: the structure, the escapes, the numbers and the indentation
+ * are jansson's, so the body (and its ETag) does not depend on which path
+ * wrote it.
+ */
+
+static void
+test_jansson_form(void)
+{
+    int                         pretty;
+    char                        dump[8192];
+    size_t                      i, n;
+    json_t                     *body;
+    ngx_session_str_t           stops[3];
+    ngx_session_data_t          sd;
+    ngx_session_json_result_t   res;
+    static const char          *texts[] = {
+        "{\"a\":[1,2.5,{\"b\":\"\\u00e9\\t\"}],\"c\":{},\"d\":[]}",
+        "{\"x\":\"y\",\"n\":-12}",
+    };
+    static const char          *stop_texts[] = {
+        "{\"timestamp\":\"2024-01-01 00:00:00\",\"type\":\"a\\\"b\","
+        "\"extra\":[1e999]}",
+        "{}",
+        "{\"detail\":\"\\ud83d\\ude00 \\u0000\",\"status\":null}",
+    };
+
+    for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        for (pretty = 0; pretty <= 1; pretty++) {
+            memset(&sd, 0, sizeof(sd));
+            test_set(&sd, NGX_SESSION_FN, "J\xc3\xb6rg \"\x01\"");
+            test_set(&sd, NGX_SESSION_ADDITIONAL_DATA, texts[i]);
+            test_set(&sd, NGX_SESSION_DCAMS_PLUS, texts[1 - i]);
+            test_set(&sd, NGX_SESSION_DOCUMENTS, "\"doc\"");
+            test_stops(&sd, stops, stop_texts, i == 0 ? 3 : 0);
+
+            if (test_build(&sd, pretty, &res) != NGX_SESSION_OK) {
+                ok(0, "jansson's form %zu/%d: build", i, pretty);
+                continue;
+            }
+
+            body = json_loadb((const char *) res.data, res.len,
+                              JSON_ALLOW_NUL, NULL);
+            n = json_dumpb(body, dump, sizeof(dump),
+                           pretty ? JSON_INDENT(4) : JSON_COMPACT);
+            json_decref(body);
+
+            ok(n == res.len && memcmp(dump, res.data, n) == 0,
+               "jansson's form, %s, %s: the same bytes",
+               i ? "no stops" : "3 stops", pretty ? "pretty" : "compact");
+        }
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -1107,6 +1268,9 @@ main(int argc, char **argv)
     test_fields();
     test_request_id_fallback();
     test_stored_shapes();
+    test_text_forms();
+    test_text_duplicates();
+    test_jansson_form();
     test_depth();
     test_stop_shapes();
     test_stop_members();
