@@ -499,6 +499,13 @@ test_stored_shapes(void)
                    "additionalData boolean");
     test_bad_field(NGX_SESSION_ADDITIONAL_DATA, "[", "additionalData cut");
 
+    /* canonical-looking text with the wrong closer: never copied as it is */
+
+    test_bad_field(NGX_SESSION_DCAMS_PLUS, "[}", "dcams_plus [}");
+    test_bad_field(NGX_SESSION_STORAGE, "{]", "storage {]");
+    test_bad_field(NGX_SESSION_DOCUMENTS, "{\"a\":[}}", "documents nested [}");
+    test_bad_field(NGX_SESSION_ADDITIONAL_DATA, "[{]]", "additionalData {]");
+
     test_json_field(NGX_SESSION_ADDITIONAL_DATA, "null", "[]",
                     "additionalData null");
     test_json_field(NGX_SESSION_ADDITIONAL_DATA, " {\"k\": [1, 2]} ",
