@@ -1018,9 +1018,10 @@ ngx_http_session_make_etag(ngx_http_request_t *r, ngx_str_t *body,
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    if (smcf->sha1 == NULL
-        || EVP_Digest(body->data, body->len, digest, NULL, smcf->sha1, NULL)
-           != 1)
+    if (smcf->sha1 == NULL || smcf->sha1_ctx == NULL
+        || EVP_DigestInit_ex(smcf->sha1_ctx, smcf->sha1, NULL) != 1
+        || EVP_DigestUpdate(smcf->sha1_ctx, body->data, body->len) != 1
+        || EVP_DigestFinal_ex(smcf->sha1_ctx, digest, NULL) != 1)
     {
         ngx_sha1_init(&sha1);
         ngx_sha1_update(&sha1, body->data, body->len);

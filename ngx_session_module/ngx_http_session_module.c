@@ -230,6 +230,13 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
      * instructions where nginx's own ngx_sha1 (the fallback) does not.
      */
     smcf->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+    smcf->sha1_ctx = EVP_MD_CTX_new();
+
+    if (smcf->sha1 == NULL || smcf->sha1_ctx == NULL) {
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "session result: no OpenSSL SHA-1, "
+                      "ETags are made by ngx_sha1");
+    }
 
     return NGX_OK;
 }
@@ -253,7 +260,9 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
 
     ngx_http_session_sha256_free(&smcf->sha256);
 
+    EVP_MD_CTX_free(smcf->sha1_ctx);
     EVP_MD_free(smcf->sha1);
+    smcf->sha1_ctx = NULL;
     smcf->sha1 = NULL;
 }
 

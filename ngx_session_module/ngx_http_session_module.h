@@ -35,6 +35,7 @@ typedef struct {
     ngx_shm_zone_t                *body_zone;  /* shared: by all workers */
     ngx_http_session_sha256_t      sha256;     /* per worker: the key */
     EVP_MD                        *sha1;       /* per worker: the ETag */
+    EVP_MD_CTX                    *sha1_ctx;
 } ngx_http_session_main_conf_t;
 
 

@@ -1,7 +1,8 @@
 
 /*
- * The 200 body of SPEC 3.1, built with jansson, and the small syntax checks
- * around it.  Pure C: libc and jansson only.
+ * The 200 body of SPEC 3.1, written straight into one buffer with jansson
+ * as the parser of stored JSON text, and the small syntax checks around
+ * it.  Pure C: libc and jansson only.
  *
  * Errors: res->error is a static string that never quotes stored data; it
  * is NULL when the failure was memory (jansson or alloc()), which the
@@ -27,8 +28,9 @@
 #define NGX_SESSION_JSON_DECODE                                               \
     (JSON_DECODE_ANY|JSON_REJECT_DUPLICATES|JSON_ALLOW_NUL)
 
-#define NGX_SESSION_JSON_PRETTY    JSON_INDENT(4)
-#define NGX_SESSION_JSON_COMPACT   JSON_COMPACT
+/* ngx_session_out_string(): the string is not valid UTF-8 */
+#define NGX_SESSION_JSON_BAD_UTF8  -3
+
 
 
 #define ngx_session_digit(c)   ((c) >= '0' && (c) <= '9')
@@ -112,6 +114,8 @@ static int ngx_session_out_object(ngx_session_out_t *out, json_t *object,
     int depth);
 static int ngx_session_out_array(ngx_session_out_t *out, json_t *array,
     int depth);
+static int ngx_session_out_jansson_string(ngx_session_out_t *out,
+    json_t *string);
 static int ngx_session_out_integer(ngx_session_out_t *out, json_int_t n);
 static int ngx_session_out_real(ngx_session_out_t *out, json_t *real);
 static int ngx_session_out_key(ngx_session_out_t *out, const char *name,
@@ -286,13 +290,13 @@ static int
 ngx_session_json_field(ngx_session_out_t *out, const ngx_session_str_t *s,
     ngx_session_field_e field, ngx_session_json_result_t *res)
 {
-    int                   rc;
+    int                         rc;
     static const unsigned char  empty[] = "";
 
     rc = (s->data == NULL) ? ngx_session_out_string(out, empty, 0, 1)
                            : ngx_session_out_string(out, s->data, s->len, 0);
 
-    if (rc == NGX_SESSION_AGAIN) {
+    if (rc == NGX_SESSION_JSON_BAD_UTF8) {
         res->error = "invalid UTF-8";
         res->field = field;
         return NGX_SESSION_ERROR;
@@ -606,9 +610,7 @@ ngx_session_json_stop_value(ngx_session_out_t *out,
                    == NGX_SESSION_OK);
     }
 
-    rc = ngx_session_out_string(out,
-                                (const unsigned char *) json_string_value(value),
-                                json_string_length(value), 1);
+    rc = ngx_session_out_jansson_string(out, value);
 
     json_decref(value);
 
@@ -634,9 +636,7 @@ ngx_session_out_value(ngx_session_out_t *out, json_t *value, int depth)
         return ngx_session_out_array(out, value, depth);
 
     case JSON_STRING:
-        return ngx_session_out_string(out,
-                                 (const unsigned char *) json_string_value(value),
-                                 json_string_length(value), 1);
+        return ngx_session_out_jansson_string(out, value);
 
     case JSON_INTEGER:
         return ngx_session_out_integer(out, json_integer_value(value));
@@ -732,6 +732,17 @@ ngx_session_out_array(ngx_session_out_t *out, json_t *array, int depth)
     }
 
     return ngx_session_out_end(out, depth, ']');
+}
+
+
+/* a string jansson decoded: valid UTF-8 already, maybe with NUL bytes */
+
+static int
+ngx_session_out_jansson_string(ngx_session_out_t *out, json_t *string)
+{
+    return ngx_session_out_string(out,
+                              (const unsigned char *) json_string_value(string),
+                              json_string_length(string), 1);
 }
 
 
@@ -843,7 +854,7 @@ ngx_session_out_indent(ngx_session_out_t *out, int depth)
  * A JSON string, escaped as jansson's dump escapes it: '"', '\\' and the
  * control characters, the five with short forms by them, the others as
  * \u00XX; everything else as it is.  checked: valid UTF-8 already (from
- * jansson); otherwise it is checked here and NGX_SESSION_AGAIN means
+ * jansson); otherwise it is checked here and NGX_SESSION_JSON_BAD_UTF8 means
  * invalid UTF-8.
  */
 
@@ -851,7 +862,7 @@ static const unsigned char  ngx_session_json_class[256] = {
     /* 0x00-0x1f: escaped */
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
-    /* ' ', '!', '"' escaped, the rest of ASCII as it is but '\\' */
+    /* '"' and '\\' escaped, the rest of ASCII as it is */
     0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
@@ -911,7 +922,7 @@ ngx_session_out_string(ngx_session_out_t *out, const unsigned char *p,
         if (ngx_session_json_class[c] == 1) {
             n = ngx_session_utf8_sequence(p, end);
             if (n == 0) {
-                return NGX_SESSION_AGAIN;
+                return NGX_SESSION_JSON_BAD_UTF8;
             }
 
             if (ngx_session_out_bytes(out, p, n) != NGX_SESSION_OK) {
@@ -982,7 +993,7 @@ ngx_session_out_grow(ngx_session_out_t *out, size_t len)
     used = out->pos - out->start;
     size = out->end - out->start;
 
-    if (len > SIZE_MAX / 2 - size) {
+    if (size > SIZE_MAX / 2 || len > SIZE_MAX / 2 - size) {
         return NGX_SESSION_ERROR;
     }
 
@@ -1214,6 +1225,8 @@ ngx_session_json_verbatim_integer(const unsigned char *p,
             return NULL;
         }
     }
+
+    /* a second guard: what follows a value is also judged by the caller */
 
     if (p < end && (ngx_session_digit(*p) || *p == '.' || *p == 'e'
                     || *p == 'E'))

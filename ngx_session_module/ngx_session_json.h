@@ -1,7 +1,7 @@
 
 /*
- * The 200 body of SPEC 3.1, built with jansson, and the small syntax checks
- * around it.  Pure C.
+ * The 200 body of SPEC 3.1 (jansson parses the stored JSON text), and the
+ * small syntax checks around it.  Pure C.
  */
 
 #ifndef _NGX_SESSION_JSON_H_INCLUDED_

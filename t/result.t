@@ -7,6 +7,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP ();
+use Digest::SHA qw(sha1);
+use MIME::Base64 qw(encode_base64url);
 use SessionTest;
 
 BAIL_OUT('module not built: run make') unless have_module();
@@ -73,6 +75,9 @@ subtest 'the published example' => sub {
     unlike $r->{body}, qr/owner|client-a/, 'owner never emitted';
     is $r->{headers}{'content-length'}, length($r->{body}), 'Content-Length';
     like $r->{headers}{etag}, qr/^"[A-Za-z0-9_-]{27}"$/, 'strong ETag';
+    # the same ETag whatever computes the SHA-1: clients keep their 304s
+    is $r->{headers}{etag}, '"' . encode_base64url(sha1($r->{body})) . '"',
+       'ETag is base64url(SHA-1(body))';
 };
 
 subtest 'pretty output is the published layout' => sub {
@@ -81,6 +86,8 @@ subtest 'pretty output is the published layout' => sub {
     my $want = do { local (@ARGV, $/) = fixture('seed-session.json'); <> };
     $want =~ s/\n\z//;
     is $r->{body}, $want, 'byte for byte the fixture (4-space indent)';
+    is $r->{headers}{etag}, '"' . encode_base64url(sha1($r->{body})) . '"',
+       'ETag is base64url(SHA-1(body))';
 };
 
 subtest 'ETag, If-None-Match and HEAD' => sub {
