@@ -75,6 +75,7 @@ $(BUILD)/unit/test_ttl: t/unit/test_ttl.c t/unit/tap.h t/unit/alloc.h $(SOURCES)
 $(BUILD)/unit/test_json: t/unit/test_json.c t/unit/tap.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) $(UNIT_FLAGS) -o $@ $< ngx_session_module/ngx_session_json.c \
+	    ngx_session_module/ngx_session_json_out.c \
 	    ngx_session_module/ngx_session_data.c -ljansson
 
 $(BUILD)/unit/test_jwt: t/unit/test_jwt.c t/unit/tap.h $(SOURCES)
@@ -99,8 +100,8 @@ unit: $(UNIT_TESTS)
 
 # libFuzzer targets (clang 14) for every parser of outside bytes
 FUZZ_SRC_resp   := ngx_session_resp.c ngx_session_data.c
-FUZZ_SRC_json   := ngx_session_json.c ngx_session_data.c
-FUZZ_SRC_syntax := ngx_session_json.c ngx_session_data.c
+FUZZ_SRC_json   := ngx_session_json.c ngx_session_json_out.c ngx_session_data.c
+FUZZ_SRC_syntax := ngx_session_json.c ngx_session_json_out.c ngx_session_data.c
 FUZZ_SRC_keys   := ngx_session_jwk.c ngx_session_jose.c ngx_session_data.c
 FUZZ_SRC_push   := ngx_session_push.c
 FUZZ_SRC_token  := ngx_session_jwk.c ngx_session_jwt.c ngx_session_jose.c \
@@ -204,6 +205,7 @@ $(BUILD)/bench/render: bench/render.c t/unit/seed.h $(SOURCES)
 	@mkdir -p $(@D)
 	$(UNIT_CC) -std=gnu99 -g -O2 -Wall -Wextra -Werror -Ingx_session_module \
 	    -It/unit -o $@ $< ngx_session_module/ngx_session_json.c \
+	    ngx_session_module/ngx_session_json_out.c \
 	    ngx_session_module/ngx_session_data.c -ljansson
 
 bench-render: $(BUILD)/bench/render
