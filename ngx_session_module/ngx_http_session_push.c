@@ -733,8 +733,13 @@ ngx_http_session_push_read(ngx_http_session_push_t *ch)
 
         if (n == 0 || n == NGX_ERROR) {
             level = ngx_http_session_push_level(ch, NGX_LOG_WARN);
+
+            /* a refused connect may be reported readable before writable */
+
             ngx_log_error(level, c->log, 0,
-                          "session push: connection to %V closed",
+                          ch->connecting ? "session push: cannot connect to %V"
+                                         : "session push: connection to %V "
+                                           "closed",
                           ch->pc.name);
             ngx_http_session_push_lost(ch, 1);
             return;

@@ -233,6 +233,20 @@ HTTP
     $backup->stop;
 };
 
+subtest 'a refused connection is "cannot connect", not "closed"' => sub {
+    my $dead = free_port();
+    my $ngx = start_nginx(<<"EOF");
+        location /api/session/result/ {
+            session_result_pass 127.0.0.1:$dead;
+        }
+EOF
+    ok wait_for(sub { $ngx->error_log =~ /session push: cannot connect to/ }, 5),
+       'the refusal logged as a connect that failed';
+    unlike $ngx->error_log, qr/session push: connection to \S+ closed/,
+       'never as a connection that was up';
+    $ngx->stop;
+};
+
 subtest 'a server that accepts the handshake then drops: backoff grows' => sub {
     # answers HELLO and CLIENT TRACKING, then closes at once: before the
     # fix the backoff was reset by each handshake, a retry every 50-100 ms
