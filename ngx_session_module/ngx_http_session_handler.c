@@ -45,7 +45,7 @@ typedef struct {
 #define NGX_HTTP_SESSION_DIGEST_BATCH  4096
 
 typedef struct {
-    ngx_http_session_sha256_t        *sha;
+    ngx_http_session_hash_t        *sha;
     ngx_int_t                         rc;       /* the first failure */
     u_char                           *last;
     u_char                            buf[NGX_HTTP_SESSION_DIGEST_BATCH];
@@ -733,7 +733,7 @@ ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
 
     d.sha = &smcf->sha256;
     d.last = d.buf;
-    d.rc = ngx_http_session_sha256_start(d.sha);
+    d.rc = ngx_http_session_hash_start(d.sha);
 
     len = (uint32_t) options->len;
     ngx_http_session_digest_add(&d, (u_char *) &len, sizeof(len));
@@ -764,7 +764,7 @@ ngx_http_session_digest(ngx_http_request_t *r, ngx_http_session_ctx_t *ctx,
     ngx_http_session_digest_flush(&d);
 
     if (d.rc == NGX_OK) {
-        d.rc = ngx_http_session_sha256_final(d.sha, ctx->key);
+        d.rc = ngx_http_session_hash_final(d.sha, ctx->key);
     }
 
     ctx->keyed = (d.rc == NGX_OK);
@@ -798,7 +798,7 @@ ngx_http_session_digest_add(ngx_http_session_digest_t *d, const u_char *data,
         ngx_http_session_digest_flush(d);
 
         if (d->rc == NGX_OK) {
-            d->rc = ngx_http_session_sha256_update(d->sha, data, len);
+            d->rc = ngx_http_session_hash_update(d->sha, data, len);
         }
 
         return;
@@ -814,7 +814,7 @@ static void
 ngx_http_session_digest_flush(ngx_http_session_digest_t *d)
 {
     if (d->rc == NGX_OK && d->last > d->buf) {
-        d->rc = ngx_http_session_sha256_update(d->sha, d->buf,
+        d->rc = ngx_http_session_hash_update(d->sha, d->buf,
                                                d->last - d->buf);
     }
 
@@ -1018,10 +1018,10 @@ ngx_http_session_make_etag(ngx_http_request_t *r, ngx_str_t *body,
 
     smcf = ngx_http_get_module_main_conf(r, ngx_http_session_module);
 
-    if (smcf->sha1 == NULL || smcf->sha1_ctx == NULL
-        || EVP_DigestInit_ex(smcf->sha1_ctx, smcf->sha1, NULL) != 1
-        || EVP_DigestUpdate(smcf->sha1_ctx, body->data, body->len) != 1
-        || EVP_DigestFinal_ex(smcf->sha1_ctx, digest, NULL) != 1)
+    if (ngx_http_session_hash_start(&smcf->sha1) != NGX_OK
+        || ngx_http_session_hash_update(&smcf->sha1, body->data, body->len)
+           != NGX_OK
+        || ngx_http_session_hash_final(&smcf->sha1, digest) != NGX_OK)
     {
         ngx_sha1_init(&sha1);
         ngx_sha1_update(&sha1, body->data, body->len);

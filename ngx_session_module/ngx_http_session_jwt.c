@@ -52,7 +52,7 @@ typedef struct {
     ngx_int_t                   cache_size;
     ngx_session_jwt_cache_t    *cache;      /* per worker process */
     ngx_shm_zone_t             *zone;       /* shared: by all workers */
-    ngx_http_session_sha256_t   sha256;     /* per worker: its keys */
+    ngx_http_session_hash_t   sha256;     /* per worker: its keys */
     uint64_t                    npolicies;
     ngx_array_t                 sources;    /* ngx_http_session_jwt_keys_t * */
 } ngx_http_session_jwt_main_conf_t;
@@ -682,7 +682,7 @@ ngx_http_session_jwt_zone_key(ngx_http_request_t *r,
     u_char *key)
 {
     uint64_t                           extra[3];
-    ngx_http_session_sha256_t         *sha;
+    ngx_http_session_hash_t         *sha;
     ngx_http_session_jwt_main_conf_t  *jmcf;
 
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_session_jwt_module);
@@ -694,12 +694,12 @@ ngx_http_session_jwt_zone_key(ngx_http_request_t *r,
 
     /* the token, then a fixed-size tail: no two pairs give the same bytes */
 
-    if (ngx_http_session_sha256_start(sha) != NGX_OK
-        || ngx_http_session_sha256_update(sha, token->data, token->len)
+    if (ngx_http_session_hash_start(sha) != NGX_OK
+        || ngx_http_session_hash_update(sha, token->data, token->len)
            != NGX_OK
-        || ngx_http_session_sha256_update(sha, extra, sizeof(extra))
+        || ngx_http_session_hash_update(sha, extra, sizeof(extra))
            != NGX_OK
-        || ngx_http_session_sha256_final(sha, key) != NGX_OK)
+        || ngx_http_session_hash_final(sha, key) != NGX_OK)
     {
         return NGX_ERROR;
     }
@@ -1913,7 +1913,9 @@ ngx_http_session_jwt_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (jmcf->zone && ngx_http_session_sha256_init(&jmcf->sha256) != NGX_OK) {
+    if (jmcf->zone
+        && ngx_http_session_hash_init(&jmcf->sha256, "SHA256") != NGX_OK)
+    {
         /* no key, no lookup: every token is verified */
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
                       "session jwt: no SHA-256 for the token cache");
@@ -1953,7 +1955,7 @@ ngx_http_session_jwt_exit_process(ngx_cycle_t *cycle)
         jmcf->cache = NULL;
     }
 
-    ngx_http_session_sha256_free(&jmcf->sha256);
+    ngx_http_session_hash_free(&jmcf->sha256);
 
     ngx_http_session_jwt_keys_free(&jmcf->sources);
 }

@@ -218,7 +218,7 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
     }
 
     if ((smcf->body_cache || smcf->body_zone)
-        && ngx_http_session_sha256_init(&smcf->sha256) != NGX_OK)
+        && ngx_http_session_hash_init(&smcf->sha256, "SHA256") != NGX_OK)
     {
         /* no key, no lookup: every response is rendered */
         ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
@@ -229,10 +229,7 @@ ngx_http_session_init_process(ngx_cycle_t *cycle)
      * OpenSSL's SHA-1 for the ETag, fetched once: it uses the CPU's SHA
      * instructions where nginx's own ngx_sha1 (the fallback) does not.
      */
-    smcf->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
-    smcf->sha1_ctx = EVP_MD_CTX_new();
-
-    if (smcf->sha1 == NULL || smcf->sha1_ctx == NULL) {
+    if (ngx_http_session_hash_init(&smcf->sha1, "SHA1") != NGX_OK) {
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "session result: no OpenSSL SHA-1, "
                       "ETags are made by ngx_sha1");
@@ -258,12 +255,8 @@ ngx_http_session_exit_process(ngx_cycle_t *cycle)
         smcf->body_cache = NULL;
     }
 
-    ngx_http_session_sha256_free(&smcf->sha256);
-
-    EVP_MD_CTX_free(smcf->sha1_ctx);
-    EVP_MD_free(smcf->sha1);
-    smcf->sha1_ctx = NULL;
-    smcf->sha1 = NULL;
+    ngx_http_session_hash_free(&smcf->sha256);
+    ngx_http_session_hash_free(&smcf->sha1);
 }
 
 

@@ -33,9 +33,8 @@ typedef struct {
     size_t                         body_cache_size;
     ngx_session_cache_t           *body_cache; /* per worker process */
     ngx_shm_zone_t                *body_zone;  /* shared: by all workers */
-    ngx_http_session_sha256_t      sha256;     /* per worker: the key */
-    EVP_MD                        *sha1;       /* per worker: the ETag */
-    EVP_MD_CTX                    *sha1_ctx;
+    ngx_http_session_hash_t      sha256;     /* per worker: the key */
+    ngx_http_session_hash_t        sha1;       /* per worker: the ETag */
 } ngx_http_session_main_conf_t;
 
 

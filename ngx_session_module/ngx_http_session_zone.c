@@ -195,13 +195,13 @@ ngx_http_session_zone_epoch(ngx_shm_zone_t *zone)
 
 
 ngx_int_t
-ngx_http_session_sha256_init(ngx_http_session_sha256_t *sha)
+ngx_http_session_hash_init(ngx_http_session_hash_t *sha, const char *name)
 {
-    sha->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    sha->md = EVP_MD_fetch(NULL, name, NULL);
     sha->ctx = EVP_MD_CTX_new();
 
     if (sha->md == NULL || sha->ctx == NULL) {
-        ngx_http_session_sha256_free(sha);
+        ngx_http_session_hash_free(sha);
         return NGX_ERROR;
     }
 
@@ -210,7 +210,7 @@ ngx_http_session_sha256_init(ngx_http_session_sha256_t *sha)
 
 
 void
-ngx_http_session_sha256_free(ngx_http_session_sha256_t *sha)
+ngx_http_session_hash_free(ngx_http_session_hash_t *sha)
 {
     EVP_MD_CTX_free(sha->ctx);
     EVP_MD_free(sha->md);
@@ -221,7 +221,7 @@ ngx_http_session_sha256_free(ngx_http_session_sha256_t *sha)
 
 
 ngx_int_t
-ngx_http_session_sha256_start(ngx_http_session_sha256_t *sha)
+ngx_http_session_hash_start(ngx_http_session_hash_t *sha)
 {
     if (sha->ctx == NULL
         || EVP_DigestInit_ex(sha->ctx, sha->md, NULL) != 1)
@@ -234,7 +234,7 @@ ngx_http_session_sha256_start(ngx_http_session_sha256_t *sha)
 
 
 ngx_int_t
-ngx_http_session_sha256_update(ngx_http_session_sha256_t *sha,
+ngx_http_session_hash_update(ngx_http_session_hash_t *sha,
     const void *data, size_t len)
 {
     return EVP_DigestUpdate(sha->ctx, data, len) == 1 ? NGX_OK : NGX_ERROR;
@@ -242,7 +242,7 @@ ngx_http_session_sha256_update(ngx_http_session_sha256_t *sha,
 
 
 ngx_int_t
-ngx_http_session_sha256_final(ngx_http_session_sha256_t *sha, u_char *out)
+ngx_http_session_hash_final(ngx_http_session_hash_t *sha, u_char *out)
 {
     unsigned int  n;
 

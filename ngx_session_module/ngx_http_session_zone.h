@@ -41,23 +41,25 @@ ngx_int_t ngx_http_session_zone_add(ngx_conf_t *cf, ngx_str_t *value,
 uint64_t ngx_http_session_zone_epoch(ngx_shm_zone_t *zone);
 
 /*
- * SHA-256 for the keys, per worker: OpenSSL 3 looks an algorithm up by
- * name on every EVP_DigestInit_ex() with EVP_sha256() (thousands of
- * instructions, more than the digest of a small session); fetched once at
- * the worker's start, with one context reused, it does not.
+ * A digest per worker (SHA-256 for the keys, SHA-1 for ETags): OpenSSL 3
+ * looks an algorithm up by name on every EVP_DigestInit_ex() with
+ * EVP_sha256() (thousands of instructions, more than the digest of a
+ * small session); fetched once at the worker's start by its name, with
+ * one context reused, it does not.
  */
 typedef struct {
     EVP_MD                      *md;
     EVP_MD_CTX                  *ctx;
-} ngx_http_session_sha256_t;
+} ngx_http_session_hash_t;
 
-ngx_int_t ngx_http_session_sha256_init(ngx_http_session_sha256_t *sha);
-void ngx_http_session_sha256_free(ngx_http_session_sha256_t *sha);
-ngx_int_t ngx_http_session_sha256_start(ngx_http_session_sha256_t *sha);
-ngx_int_t ngx_http_session_sha256_update(ngx_http_session_sha256_t *sha,
+ngx_int_t ngx_http_session_hash_init(ngx_http_session_hash_t *sha,
+    const char *name);
+void ngx_http_session_hash_free(ngx_http_session_hash_t *sha);
+ngx_int_t ngx_http_session_hash_start(ngx_http_session_hash_t *sha);
+ngx_int_t ngx_http_session_hash_update(ngx_http_session_hash_t *sha,
     const void *data, size_t len);
-/* out: NGX_HTTP_SESSION_ZONE_KEY bytes */
-ngx_int_t ngx_http_session_sha256_final(ngx_http_session_sha256_t *sha,
+/* out: the digest's size (NGX_HTTP_SESSION_ZONE_KEY bytes for SHA-256) */
+ngx_int_t ngx_http_session_hash_final(ngx_http_session_hash_t *sha,
     u_char *out);
 
 /*

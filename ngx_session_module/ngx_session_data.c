@@ -50,6 +50,17 @@ ngx_session_field_name(ngx_session_field_e field)
 }
 
 
+size_t
+ngx_session_field_name_len(ngx_session_field_e field)
+{
+    if ((unsigned) field >= NGX_SESSION_NFIELDS) {
+        return 0;
+    }
+
+    return ngx_session_fields[field].len;
+}
+
+
 ngx_session_field_e
 ngx_session_field_lookup(const unsigned char *name, size_t len)
 {

@@ -61,6 +61,7 @@ typedef struct {
 
 /* the field's name, for logs; "" for an out-of-range value */
 const char *ngx_session_field_name(ngx_session_field_e field);
+size_t ngx_session_field_name_len(ngx_session_field_e field);
 
 /* classifies a hash field name; NGX_SESSION_NFIELDS for "not ours" */
 ngx_session_field_e ngx_session_field_lookup(const unsigned char *name,

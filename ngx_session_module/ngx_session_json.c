@@ -189,7 +189,7 @@ ngx_session_json_root(ngx_session_out_t *out, const ngx_session_data_t *sd,
     for (f = NGX_SESSION_FN; f <= NGX_SESSION_STATUS; f++) {
         name = ngx_session_field_name(f);
 
-        if (ngx_session_out_key(out, name, strlen(name), 1,
+        if (ngx_session_out_key(out, name, ngx_session_field_name_len(f), 1,
                                 f == NGX_SESSION_FN)
             != NGX_SESSION_OK
             || ngx_session_json_field(out, &sd->fields[f], f, res)
